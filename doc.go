@@ -1,0 +1,116 @@
+// Package entra gets OAuth 2.0 access tokens from Microsoft Entra ID
+// (formerly Azure AD) and hands them out as golang.org/x/oauth2 token
+// sources, cached and refreshed in the background. It uses MSAL Go to speak
+// the protocol and adds what a service needs around it: a per-scope cache
+// whose steady-state cost is an atomic load, hardened HTTP to Entra, typed
+// errors with hints, and sovereign clouds as values.
+//
+// # Quick start
+//
+// A daemon (no user) calling an API with its own identity uses client
+// credentials. Register an app, give it a secret or a certificate, grant it
+// the API's application permission (app role) and grant admin consent;
+// then:
+//
+//	cred, err := entra.NewClientSecretCredential(tenantID, clientID, secret, nil)
+//	if err != nil { ... } // *entra.Error, Op "config": invalid input, nothing was sent
+//	ts := cred.TokenSource(ctx, "api://<api-app-id>/.default")
+//	client := oauth2.NewClient(ctx, ts) // or cred.Client(ctx, scope), see below
+//
+// Make one Credential per app and tenant and share it: it is safe for
+// concurrent use, and every TokenSource, Client and GraphClient made from
+// it shares its cache.
+//
+// # Flows
+//
+// This version implements app-only tokens (OAuth client credentials):
+//
+//   - NewClientSecretCredential: a client secret.
+//   - NewClientCertificateCredential: a certificate and its private key
+//     (ParseCertificates reads PEM and PKCS#12); Options.SendCertificateChain
+//     sends x5c for subject name + issuer authentication.
+//   - NewClientAssertionCredential: a callback returning a signed client
+//     assertion, for keys entra never sees (HSM, Azure Key Vault, any
+//     crypto.Signer) or federated workload identity tokens.
+//
+// App-only tokens take exactly one "<resource>/.default" scope, e.g.
+// "api://<api-app-id>/.default" or "https://graph.microsoft.com/.default":
+// the token then carries, in its roles claim, the app roles granted to the
+// app on that resource. A token without roles almost always means the
+// permission was added but admin consent was not granted. Scope mistakes
+// (none, several resources, "User.Read" instead of ".default", another
+// cloud's Graph) are reported before any request as an *Error with Op
+// "scope", the AADSTS code Entra would have answered with, and a hint.
+//
+// # Tokens, contexts and errors
+//
+// Credential.Token(ctx, scopes...) is ctx-aware: if ctx ends while a fetch
+// is under way, it returns an error for which errors.Is(err,
+// context.Canceled) holds, and the fetch goes on to fill the cache.
+// oauth2.TokenSource.Token has no ctx, so the ctx given to TokenSource and
+// Client supplies values only; every fetch is bounded by
+// Options.FetchTimeout (30 s by default), retries included.
+//
+// Every failure is an *Error carrying Op, the HTTP status, the OAuth error,
+// AADSTS codes, trace and correlation IDs and a Hint; test it with
+// errors.Is against ErrConfig, ErrNoScopes, ErrMultipleResources,
+// ErrNeedDefaultScope, ErrWrongCloud, ErrInvalidResponse, ErrRedirect, and
+// with HasCode(7000215). No error text or log line contains a secret,
+// token, assertion or response body.
+//
+// # Calling APIs
+//
+// Credential.Client returns an *http.Client whose Transport attaches the
+// token only to https requests for the scope's resource host, so a wrong
+// URL or a redirect never leaks it. For a resource that is not an https URL
+// (api://...) set Options.AllowedHosts to the API's host. The transport
+// also answers a claims challenge (401 with error="insufficient_claims")
+// once, with a fresh token carrying the claims.
+//
+// # Clouds
+//
+// Options.Cloud selects the cloud: Public (default), USGovernment,
+// USGovernmentDoD, China, Germany (closed in October 2021; kept for legacy
+// tenants and tests) or a custom Cloud from NewCloud. A Cloud carries the
+// authority host, Microsoft Graph and ARM endpoints and issuers from one
+// setting. Credential.Graph builds Graph requests from the credential's
+// own cloud, so a token of one cloud is never sent to another cloud's
+// Graph. Cloud.WithAuthorityHost points a cloud at a proxy or an emulator.
+//
+// # Caching
+//
+// A Credential caches one entry per normalized scope set. A TokenSource is
+// bound to its entry: at steady state Token is one atomic pointer load and
+// one flag check, with no lock, map lookup, clock read or allocation (about
+// 6 ns; MSAL Go's own cache hit is about 2 µs and grows linearly with the
+// number of cached tokens). Timers, not callers, move an entry through its
+// phases:
+//
+//   - fresh: served from memory.
+//   - refresh, from Entra's refresh_in, else half the lifetime, and never
+//     later than 5 minutes before expiry: callers still get the current
+//     token at once while one background fetch per entry replaces it. If
+//     that fetch fails, the valid token keeps being served and the refresh
+//     is retried with jittered exponential backoff.
+//   - expired (30 s before the real expiry), or no token yet: callers wait,
+//     and all concurrent callers of an entry share one request to Entra.
+//
+// Errors are never cached. Entries whose token expired and that nobody
+// used for Options.IdleTTL are dropped, and Options.MaxCacheEntries caps
+// their number (least recently used of a random sample goes first); a
+// TokenSource whose entry was dropped keeps working. Timers run on the
+// monotonic clock: after a machine suspend, a token may be served until its
+// expiry timer catches up.
+//
+// Options.Store optionally persists entries (one key per entry, never a
+// whole-cache blob) so a restart or another instance reuses a token; its
+// values hold access tokens, so it must protect them. A Store failure is
+// logged and never fails a call.
+//
+// # Testing
+//
+// Package entratest is an Entra ID emulator (like net/http/httptest):
+// point a Credential at it with Options{Cloud:
+// entra.Public.WithAuthorityHost(srv.URL), HTTPClient: srv.Client(),
+// DisableInstanceDiscovery: true}. The examples run against it.
+package entra

@@ -1,0 +1,169 @@
+package entra_test
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/entrakit/entra"
+	"github.com/entrakit/entra/entratest"
+)
+
+// startEmulator starts an Entra ID emulator with the demo directory and
+// returns Options pointing at it. Against real Entra, leave Options nil
+// (or set Cloud) instead.
+func startEmulator() (*entratest.Server, *entratest.Demo, *entra.Options) {
+	srv, err := entratest.NewServer(nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	demo, err := srv.SeedDemo()
+	if err != nil {
+		log.Fatal(err)
+	}
+	cloud, err := entra.Public.WithAuthorityHost(srv.URL)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return srv, demo, &entra.Options{Cloud: cloud, HTTPClient: srv.Client(), DisableInstanceDiscovery: true}
+}
+
+// roles returns the roles claim of a JWT access token (decoded, not
+// verified: the API that receives the token verifies it).
+func roles(accessToken string) []string {
+	parts := strings.Split(accessToken, ".")
+	if len(parts) != 3 {
+		return nil
+	}
+	b, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	var c struct {
+		Roles []string `json:"roles"`
+	}
+	json.Unmarshal(b, &c)
+	return c.Roles
+}
+
+func ExampleNewClientSecretCredential() {
+	srv, demo, opts := startEmulator()
+	defer srv.Close()
+
+	cred, err := entra.NewClientSecretCredential(demo.TenantID, demo.Daemon.ClientID, demo.Daemon.ClientSecret, opts)
+	if err != nil {
+		log.Fatal(err)
+	}
+	// App-only tokens take exactly one "<resource>/.default" scope.
+	tok, err := cred.Token(context.Background(), demo.API.AppIDURI+"/.default")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("token type:", tok.TokenType)
+	fmt.Println("roles:", roles(tok.AccessToken))
+
+	// Scope mistakes are caught before any request, with a hint.
+	_, err = cred.Token(context.Background(), "User.Read")
+	fmt.Println(err != nil)
+	// Output:
+	// token type: Bearer
+	// roles: [Data.Read.All]
+	// true
+}
+
+func ExampleCredential_TokenSource() {
+	srv, demo, opts := startEmulator()
+	defer srv.Close()
+	cred, err := entra.NewClientSecretCredential(demo.TenantID, demo.Daemon.ClientID, demo.Daemon.ClientSecret, opts)
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// ctx supplies values only; each fetch has its own timeout
+	// (Options.FetchTimeout). Keep the source and call Token as often as
+	// you like: it is served from memory until the refresh window.
+	ts := cred.TokenSource(context.Background(), demo.API.AppIDURI+"/.default")
+	first, err := ts.Token()
+	if err != nil {
+		log.Fatal(err)
+	}
+	second, err := ts.Token()
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("same token:", first.AccessToken == second.AccessToken)
+	fmt.Println("token requests:", srv.GrantCount("client_credentials"))
+	// Output:
+	// same token: true
+	// token requests: 1
+}
+
+func ExampleCredential_Client() {
+	srv, demo, opts := startEmulator()
+	defer srv.Close()
+
+	// A protected API that wants a bearer token carrying the demo role.
+	api := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || !slices.Contains(roles(tok), demo.API.Role) {
+			http.Error(w, "forbidden", http.StatusForbidden)
+			return
+		}
+		fmt.Fprint(w, "hello, daemon")
+	}))
+	defer api.Close()
+
+	// Trust both the emulator and the API's test certificate.
+	pool := srv.CertPool()
+	pool.AddCert(api.Certificate())
+	opts.HTTPClient = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	// The API's scope is api://..., which names no host: say which host
+	// may receive its token.
+	u, _ := url.Parse(api.URL)
+	opts.AllowedHosts = []string{u.Host}
+
+	cred, err := entra.NewClientSecretCredential(demo.TenantID, demo.Daemon.ClientID, demo.Daemon.ClientSecret, opts)
+	if err != nil {
+		log.Fatal(err)
+	}
+	client := cred.Client(context.Background(), demo.API.AppIDURI+"/.default")
+	resp, err := client.Get(api.URL + "/hello")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	fmt.Println(resp.StatusCode, string(body))
+	// Output:
+	// 200 hello, daemon
+}
+
+func ExampleCredential_Graph() {
+	// A credential for a tenant in the China cloud: Graph requests go to
+	// that cloud's Graph, with a token for it; a path cannot leave it.
+	cred, err := entra.NewClientSecretCredential("contoso.partner.onmschina.cn", "00000000-0000-0000-0000-000000000001", "secret",
+		&entra.Options{Cloud: entra.China})
+	if err != nil {
+		log.Fatal(err)
+	}
+	g := cred.Graph(context.Background())
+	req, err := g.NewRequest(context.Background(), http.MethodGet, "/v1.0/users?$top=5", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	// g.Do(req) would send it with the token.
+	fmt.Println(req.URL)
+	fmt.Println(g.Scope())
+	_, err = g.NewRequest(context.Background(), http.MethodGet, "https://graph.microsoft.com/v1.0/users", nil)
+	fmt.Println(err != nil)
+	// Output:
+	// https://microsoftgraph.chinacloudapi.cn/v1.0/users?$top=5
+	// https://microsoftgraph.chinacloudapi.cn/.default
+	// true
+}

@@ -1,0 +1,63 @@
+package entra
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned by a Store's Load when it holds no value for the
+// key.
+var ErrNotFound = errors.New("entra: not found in store")
+
+// Store persists cache entries outside the process, one entry per key, so
+// that a token survives a restart or is shared by several instances of a
+// service. entra consults the Store when an entry is cold (before asking
+// Entra) and saves each freshly fetched token.
+//
+// Values hold access tokens: a Store must protect them at rest and in
+// transit. Keys hold no secret (authority host, tenant, client ID, scopes).
+//
+// Implementations must be safe for concurrent use. ctx bounds each call;
+// entra gives every call the fetch's own timeout. A Store error is logged
+// at Warn and entra carries on with its in-memory cache and Entra: it never
+// reaches the caller.
+type Store interface {
+	// Load returns the value saved under key, or an error wrapping
+	// ErrNotFound.
+	Load(ctx context.Context, key string) ([]byte, error)
+	// Save stores value under key; the value is worthless after ttl.
+	Save(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	// Delete removes key; deleting a missing key is not an error.
+	Delete(ctx context.Context, key string) error
+}
+
+// storedToken is the JSON a cache entry is persisted as.
+type storedToken struct {
+	AccessToken string    `json:"access_token"`
+	ExpiresOn   time.Time `json:"expires_on"`
+	RefreshOn   time.Time `json:"refresh_on"`
+}
+
+// storeKey is the Store key of an app-only entry. It names everything the
+// token depends on, so two credentials share a value only when Entra would
+// have given them the same token.
+func storeKey(authorityHost, tenantID, clientID, scopesKey string) string {
+	return "entra/v1/app/" + authorityHost + "/" + tenantID + "/" + clientID + "/" + scopesKey
+}
+
+func encodeStored(t storedToken) ([]byte, error) { return json.Marshal(t) }
+
+// decodeStored parses a stored value; it rejects values without a token or
+// expiry.
+func decodeStored(b []byte) (storedToken, error) {
+	var t storedToken
+	if err := json.Unmarshal(b, &t); err != nil {
+		return storedToken{}, errors.New("entra: stored value is not a token entry")
+	}
+	if t.AccessToken == "" || t.ExpiresOn.IsZero() {
+		return storedToken{}, errors.New("entra: stored value is incomplete")
+	}
+	return t, nil
+}
