@@ -130,19 +130,27 @@ func (c *cache) evictOneLocked() {
 	}
 }
 
+// maxSweepInterval bounds how long a suspended machine (laptop lid, paused
+// VM) can serve a token whose wall-clock expiry passed while it slept:
+// timers run on the monotonic clock, which stops during suspend, so the
+// sweep re-checks every entry against the wall clock this often.
+const maxSweepInterval = 30 * time.Second
+
 func (c *cache) sweepInterval() time.Duration {
-	return max(c.idleTTL/2, time.Second)
+	return min(max(c.idleTTL/2, time.Second), maxSweepInterval)
 }
 
-// sweep records which entries were used since the last sweep and removes
-// those whose token has expired and that nobody used for idleTTL. It
-// reschedules itself while the cache holds entries.
+// sweep records which entries were used since the last sweep, catches up
+// phases whose refresh or expiry time has passed on the wall clock, and
+// removes entries whose token has expired and that nobody used for idleTTL.
+// It reschedules itself while the cache holds entries.
 func (c *cache) sweep() {
 	now := c.clock.Now()
 	var gone []*entry
 	c.mu.Lock()
 	for key, e := range c.entries {
 		s := e.cur.Load()
+		catchUp(s, now)
 		st := s.state.Load()
 		if st&usedBit != 0 {
 			s.state.And(^usedBit)
@@ -166,6 +174,21 @@ func (c *cache) sweep() {
 		e.mu.Lock()
 		stopTimers(e.cur.Load())
 		e.mu.Unlock()
+	}
+}
+
+// catchUp moves s to the phase the wall clock says it is in, in case its
+// timers are late because the machine was suspended.
+func catchUp(s *snapshot, now time.Time) {
+	if s.token == nil {
+		return
+	}
+	wall := now.Round(0) // strip the monotonic reading: compare wall clocks
+	switch {
+	case !s.expiresOn.Add(-expirySkew).After(wall):
+		s.setPhase(anyPhase, phaseExpired)
+	case !s.refreshOn.After(wall):
+		s.setPhase(phaseFresh, phaseRefresh)
 	}
 }
 

@@ -221,6 +221,42 @@ func TestCacheStateMachine(t *testing.T) {
 	}
 }
 
+func TestCacheCatchesUpAfterSuspend(t *testing.T) {
+	fc := newFakeClock(time.Now())
+	f := &fakeFetcher{clock: fc, lifetime: time.Hour}
+	c := newTestCache(t, f, nil)
+	ts := testSource(t, c, "api://x/.default")
+
+	if got := mustToken(t, ts); got != "token-1" {
+		t.Fatalf("cold: got %q, want token-1", got)
+	}
+	// The machine sleeps through the token's expiry: no timer has fired.
+	fc.Suspend(2 * time.Hour)
+	if got, want := phaseOf(ts.e), phaseFresh; got != want {
+		t.Fatalf("right after resume: phase %d, want %d (timers are late)", got, want)
+	}
+	// Within one sweep interval the wall clock check catches up.
+	fc.Advance(maxSweepInterval)
+	if got, want := phaseOf(ts.e), phaseExpired; got != want {
+		t.Fatalf("one sweep after resume: phase %d, want %d", got, want)
+	}
+	if got := mustToken(t, ts); got != "token-2" {
+		t.Fatalf("after resume: got %q, want a new token-2", got)
+	}
+
+	// A suspend into the refresh window (but not past expiry) starts the
+	// refresh phase instead.
+	fc.Suspend(40 * time.Minute)
+	fc.Advance(maxSweepInterval)
+	if got, want := phaseOf(ts.e), phaseRefresh; got != want {
+		t.Fatalf("resumed inside the refresh window: phase %d, want %d", got, want)
+	}
+	if got := mustToken(t, ts); got != "token-2" {
+		t.Fatalf("refresh window: got %q, want the current token-2", got)
+	}
+	waitUntil(t, "the background refresh", func() bool { return f.count() == 3 && !ts.e.refreshing.Load() })
+}
+
 func TestCacheRefreshFailureKeepsServing(t *testing.T) {
 	fc := newFakeClock(time.Now())
 	f := &fakeFetcher{clock: fc, lifetime: time.Hour}

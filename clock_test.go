@@ -77,6 +77,18 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
+// Suspend moves the wall clock by d without firing timers and delays every
+// pending timer by d, as a machine suspended for d does: Go's timers run on
+// the monotonic clock, which stops while the machine sleeps.
+func (c *fakeClock) Suspend(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	for _, t := range c.timers {
+		t.at = t.at.Add(d)
+	}
+}
+
 // pending returns how many timers have not fired or been stopped.
 func (c *fakeClock) pending() int {
 	c.mu.Lock()

@@ -3,6 +3,7 @@ package entra
 import (
 	"context"
 	"crypto"
+	"crypto/rsa"
 	"crypto/x509"
 	"net/http"
 	"reflect"
@@ -61,7 +62,11 @@ func NewClientCertificateCredential(tenantID, clientID string, certs []*x509.Cer
 	}
 	signer, ok := key.(crypto.Signer)
 	if v := reflect.ValueOf(key); !ok || !v.IsValid() || v.Kind() == reflect.Pointer && v.IsNil() {
-		return nil, configError("the private key is missing or cannot sign (want an RSA or ECDSA key)")
+		return nil, configError("the private key is missing or cannot sign (want an RSA key)")
+	}
+	if _, isRSA := signer.Public().(*rsa.PublicKey); !isRSA {
+		return nil, configError("the private key is %T: Entra certificate credentials are RSA (the assertion is signed PS256); "+
+			"for another key type sign the assertion yourself with NewClientAssertionCredential", signer.Public())
 	}
 	if pub, ok := signer.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(certs[0].PublicKey) {
 		return nil, configError("the private key does not match the first certificate")

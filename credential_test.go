@@ -4,14 +4,19 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/big"
 	"slices"
 	"strings"
 	"sync"
@@ -356,6 +361,27 @@ func TestCertificateKeyMismatch(t *testing.T) {
 		[]*x509.Certificate{m.demo.Daemon.Certificate}, other.demo.Daemon.Key, nil)
 	if !errors.Is(err, ErrConfig) {
 		t.Errorf("got %v, want ErrConfig", err)
+	}
+}
+
+func TestCertificateCredentialNeedsRSA(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ec"},
+		NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = NewClientCertificateCredential("contoso.onmicrosoft.com", "client", []*x509.Certificate{cert}, key, nil)
+	if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "NewClientAssertionCredential") {
+		t.Errorf("got %v, want ErrConfig naming NewClientAssertionCredential", err)
 	}
 }
 

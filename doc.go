@@ -100,8 +100,10 @@
 // used for Options.IdleTTL are dropped, and Options.MaxCacheEntries caps
 // their number (least recently used of a random sample goes first); a
 // TokenSource whose entry was dropped keeps working. Timers run on the
-// monotonic clock: after a machine suspend, a token may be served until its
-// expiry timer catches up.
+// monotonic clock, which stops while a machine is suspended, so a sweep
+// re-checks every entry against the wall clock at least every 30 seconds:
+// after a resume, a token whose expiry passed during the sleep is replaced
+// within that time.
 //
 // Options.Store optionally persists entries (one key per entry, never a
 // whole-cache blob) so a restart or another instance reuses a token; its

@@ -252,8 +252,8 @@ func (e *entry) install(t tokenResult) *snapshot {
 	now := e.c.clock.Now()
 	s := &snapshot{
 		token:     &oauth2.Token{AccessToken: t.accessToken, TokenType: "Bearer", Expiry: t.expiresOn},
-		expiresOn: t.expiresOn,
-		refreshOn: refreshTime(now, t.expiresOn, t.refreshOn),
+		expiresOn: t.expiresOn.Round(0), // wall clock only: see catchUp
+		refreshOn: refreshTime(now, t.expiresOn, t.refreshOn).Round(0),
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()

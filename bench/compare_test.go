@@ -6,8 +6,9 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 
 	"github.com/entrakit/entra"
 	"github.com/entrakit/entra/entratest"
@@ -115,12 +116,6 @@ type populated struct {
 	err  string // set when population failed; reported by every user
 }
 
-// The populated clients, one per library (entra-tokensource and
-// entra-credential share one entra Credential).
-var (
-	popEntra, popMSAL, popAz populated
-)
-
 // populate fetches one token per extra scope through lib l's populated
 // client, once per process, with a few workers, and returns a getter for
 // the scope in the middle of the list.
@@ -128,12 +123,12 @@ func populate(b *testing.B, l lib) *getter {
 	b.Helper()
 	e := theEnv
 	scopes := e.extraScopes(b)
-	p := &popEntra
+	p := &e.popEntra
 	switch l {
 	case libMSAL:
-		p = &popMSAL
+		p = &e.popMSAL
 	case libAz:
-		p = &popAz
+		p = &e.popAz
 	}
 	p.once.Do(func() {
 		maxEntries := 0
@@ -154,7 +149,7 @@ func populate(b *testing.B, l lib) *getter {
 		case libAz:
 			p.az = e.newAzidentity(b)
 			fetch = func(ctx context.Context, s string) error {
-				_, err := p.az.GetToken(ctx, newGetter(libAz, s, nil, confidential.Client{}, p.az).azOpts)
+				_, err := p.az.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{s}})
 				return err
 			}
 		}

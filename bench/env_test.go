@@ -22,6 +22,10 @@ type env struct {
 	extraOnce sync.Once
 	extra     []string // "<AppIDURI>/.default" of the extra API apps
 	extraErr  error
+
+	// Clients whose caches hold a token per extra scope, one per library
+	// (entra-tokensource and entra-credential share popEntra).
+	popEntra, popMSAL, popAz populated
 }
 
 // theEnv is set by TestMain before any test runs and read-only afterwards.
