@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -166,4 +167,55 @@ func ExampleCredential_Graph() {
 	// https://microsoftgraph.chinacloudapi.cn/v1.0/users?$top=5
 	// https://microsoftgraph.chinacloudapi.cn/.default
 	// true
+}
+
+func ExampleNewClientCertificateCredential() {
+	srv, demo, opts := startEmulator()
+	defer srv.Close()
+
+	// In production: pemOrPFX, err := os.ReadFile("daemon.pem") (or a .pfx
+	// with its password). Here: the demo daemon's certificate and key.
+	pemBytes := append(append([]byte(nil), demo.Daemon.CertPEM...), demo.Daemon.KeyPEM...)
+	certs, key, err := entra.ParseCertificates(pemBytes, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	cred, err := entra.NewClientCertificateCredential(demo.TenantID, demo.Daemon.ClientID, certs, key, opts)
+	if err != nil {
+		log.Fatal(err)
+	}
+	tok, err := cred.Token(context.Background(), demo.API.AppIDURI+"/.default")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("roles:", roles(tok.AccessToken))
+	// Output:
+	// roles: [Data.Read.All]
+}
+
+func ExampleError() {
+	srv, demo, opts := startEmulator()
+	defer srv.Close()
+
+	cred, err := entra.NewClientSecretCredential(demo.TenantID, demo.Daemon.ClientID, demo.Daemon.ClientSecret, opts)
+	if err != nil {
+		log.Fatal(err)
+	}
+	// A Graph scope and the API's scope in one request: refused before any
+	// network call, with the AADSTS code Entra would answer and a hint.
+	_, err = cred.Token(context.Background(), "https://graph.microsoft.com/.default", demo.API.AppIDURI+"/.default")
+	var e *entra.Error
+	if errors.As(err, &e) {
+		fmt.Println("op:", e.Op)
+		fmt.Println("AADSTS28000:", e.HasCode(28000))
+		fmt.Println("two resources:", errors.Is(err, entra.ErrMultipleResources))
+		fmt.Println("has hint:", e.Hint != "")
+	}
+	fmt.Println("requests sent:", srv.GrantCount("client_credentials"))
+	// Output:
+	// op: scope
+	// AADSTS28000: true
+	// two resources: true
+	// has hint: true
+	// requests sent: 0
 }
