@@ -33,7 +33,11 @@ type cache struct {
 
 	sf singleflight.Group // one fetch per key at a time
 
-	mu       sync.RWMutex
+	// index mirrors entries for lookups that take no lock: under parallel
+	// load even a read lock's shared counter costs more than the lookup.
+	index sync.Map // string -> *entry
+
+	mu       sync.Mutex // guards entries and sweeping; writers update index too
 	entries  map[string]*entry
 	sweeping bool // an idle sweep is scheduled
 }
@@ -52,12 +56,12 @@ func newCache(s settings, fetch fetchFunc, storeKey func(string) string) *cache 
 	}
 }
 
-// lookup returns the entry for a normalized key, or nil.
+// lookup returns the entry for a normalized key, or nil. It takes no lock.
 func (c *cache) lookup(key string) *entry {
-	c.mu.RLock()
-	e := c.entries[key]
-	c.mu.RUnlock()
-	return e
+	if e, ok := c.index.Load(key); ok {
+		return e.(*entry)
+	}
+	return nil
 }
 
 // entry returns the entry for set, creating it (and evicting one if the
@@ -98,6 +102,7 @@ func (c *cache) insertLocked(e *entry) {
 	}
 	e.evicted.Store(false)
 	c.entries[e.key] = e
+	c.index.Store(e.key, e)
 	if !c.sweeping {
 		c.sweeping = true
 		c.clock.AfterFunc(c.sweepInterval(), c.sweep)
@@ -125,8 +130,7 @@ func (c *cache) evictOneLocked() {
 		}
 	}
 	if victim != nil {
-		delete(c.entries, victim.key)
-		victim.evicted.Store(true)
+		c.removeLocked(victim)
 	}
 }
 
@@ -148,7 +152,7 @@ func (c *cache) sweep() {
 	now := c.clock.Now()
 	var gone []*entry
 	c.mu.Lock()
-	for key, e := range c.entries {
+	for _, e := range c.entries {
 		s := e.cur.Load()
 		catchUp(s, now)
 		st := s.state.Load()
@@ -159,8 +163,7 @@ func (c *cache) sweep() {
 		}
 		idle := now.Sub(time.Unix(0, e.lastUsed.Load()))
 		if st&phaseMask == phaseExpired && idle >= c.idleTTL && !e.refreshing.Load() {
-			delete(c.entries, key)
-			e.evicted.Store(true)
+			c.removeLocked(e)
 			gone = append(gone, e)
 		}
 	}
@@ -192,10 +195,18 @@ func catchUp(s *snapshot, now time.Time) {
 	}
 }
 
+// removeLocked drops e from the map and the index and marks it evicted.
+// c.mu held.
+func (c *cache) removeLocked(e *entry) {
+	delete(c.entries, e.key)
+	c.index.Delete(e.key)
+	e.evicted.Store(true)
+}
+
 // len returns the number of entries in the map.
 func (c *cache) len() int {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	return len(c.entries)
 }
 

@@ -168,6 +168,25 @@ func TestCacheColdCallersShareOneFetch(t *testing.T) {
 	}
 }
 
+// A caller that saw the entry empty, but reached the shared fetch only after
+// another fetch had installed a token, takes that token: no second request.
+func TestCacheLateColdCallerDoesNotFetchAgain(t *testing.T) {
+	fc := newFakeClock(time.Now())
+	f := &fakeFetcher{clock: fc, lifetime: time.Hour}
+	c := newTestCache(t, f, nil)
+	ts := testSource(t, c, "api://x/.default")
+	if got := mustToken(t, ts); got != "token-1" {
+		t.Fatalf("cold: got %q, want token-1", got)
+	}
+	tok, err := ts.e.wait(context.Background()) // where a late cold caller lands
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.AccessToken != "token-1" || f.count() != 1 {
+		t.Errorf("late caller: got %q after %d fetches, want token-1 after 1", tok.AccessToken, f.count())
+	}
+}
+
 func TestCacheStateMachine(t *testing.T) {
 	fc := newFakeClock(time.Now())
 	f := &fakeFetcher{clock: fc, lifetime: time.Hour}

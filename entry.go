@@ -145,7 +145,15 @@ func (e *entry) wait(ctx context.Context) (*oauth2.Token, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, ctxError(err)
 	}
-	ch := e.c.sf.DoChan(e.key, func() (any, error) { return e.fetch(ctx, true) })
+	ch := e.c.sf.DoChan(e.key, func() (any, error) {
+		// A fetch that finished between this caller's look at the entry
+		// and here has installed a usable token: take it instead of
+		// asking Entra again.
+		if s := e.cur.Load(); s.state.Load()&phaseMask != phaseExpired {
+			return s, nil
+		}
+		return e.fetch(ctx, true)
+	})
 	select {
 	case r := <-ch:
 		if r.Err != nil {

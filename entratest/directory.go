@@ -56,7 +56,26 @@ type User struct {
 type tenant struct {
 	id, domain, name string
 	apps             []*app
+	appIndex         map[string]*app // appKey(client ID) and appKey(App ID URI) -> app; first registered wins
 	users            []*user
+}
+
+// appKey is how a client ID or App ID URI is looked up: case-insensitive,
+// one trailing "/" ignored.
+func appKey(id string) string {
+	return strings.ToLower(strings.TrimSuffix(strings.TrimSpace(id), "/"))
+}
+
+// indexApp adds a to t's lookup index. s.mu held.
+func (t *tenant) indexApp(a *app) {
+	if t.appIndex == nil {
+		t.appIndex = map[string]*app{}
+	}
+	for _, k := range []string{appKey(a.ClientID), appKey(a.AppIDURI)} {
+		if _, taken := t.appIndex[k]; k != "" && !taken {
+			t.appIndex[k] = a
+		}
+	}
 }
 
 type app struct {
@@ -126,10 +145,8 @@ func (s *Server) AddApp(tenantID string, a App) error {
 	if t == nil {
 		return fmt.Errorf("entratest: unknown tenant %q", tenantID)
 	}
-	for _, other := range t.apps {
-		if strings.EqualFold(other.ClientID, a.ClientID) {
-			return fmt.Errorf("entratest: app %s already exists in tenant %s", a.ClientID, t.id)
-		}
+	if other := t.appIndex[appKey(a.ClientID)]; other != nil && strings.EqualFold(other.ClientID, a.ClientID) {
+		return fmt.Errorf("entratest: app %s already exists in tenant %s", a.ClientID, t.id)
 	}
 	a.ClientID = strings.ToLower(a.ClientID)
 	a.Secrets = append([]Secret(nil), a.Secrets...)
@@ -144,7 +161,9 @@ func (s *Server) AddApp(tenantID string, a App) error {
 		grants[i] = g
 	}
 	a.Grants = grants
-	t.apps = append(t.apps, &app{App: a, tenantID: t.id, spOID: derivedGUID("sp", t.id, a.ClientID)})
+	added := &app{App: a, tenantID: t.id, spOID: derivedGUID("sp", t.id, a.ClientID)}
+	t.apps = append(t.apps, added)
+	t.indexApp(added)
 	return nil
 }
 
@@ -204,23 +223,20 @@ func (s *Server) lookupApp(t *tenant, clientIDOrURI string) *app {
 	if matchesApp(s.graph, id) {
 		return s.graph
 	}
+	key := appKey(id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if t != nil {
-		for _, a := range t.apps {
-			if matchesApp(a, id) {
-				return a
-			}
+		if a := t.appIndex[key]; a != nil {
+			return a
 		}
 		if t.id != ConsumersTenantID {
 			return nil
 		}
 	}
 	for _, tt := range s.tenantList {
-		for _, a := range tt.apps {
-			if matchesApp(a, id) {
-				return a
-			}
+		if a := tt.appIndex[key]; a != nil {
+			return a
 		}
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -202,5 +203,22 @@ func TestCountersAndRedaction(t *testing.T) {
 	s.ResetCounters()
 	if s.Count(EndpointToken) != 0 || s.GrantCount("client_credentials") != 0 || len(s.Requests()) != 0 {
 		t.Error("ResetCounters left data")
+	}
+}
+
+func TestRequestLogIsBounded(t *testing.T) {
+	s := NewTestServer(t, nil)
+	h := s.handler()
+	const n = maxLogEntries + 10
+	for range n {
+		r := httptest.NewRequest(http.MethodGet, "/common/discovery/keys", nil)
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	if got := s.Count(EndpointKeys); got != n {
+		t.Errorf("Count: got %d, want %d (every request counts)", got, n)
+	}
+	got := len(s.Requests())
+	if got > maxLogEntries || got < maxLogEntries/2 {
+		t.Errorf("log holds %d requests, want between %d and %d", got, maxLogEntries/2, maxLogEntries)
 	}
 }

@@ -13,7 +13,8 @@ import (
 	"time"
 )
 
-// maxLogEntries bounds the request log; older entries are dropped.
+// maxLogEntries bounds the request log; when it is full the older half is
+// dropped.
 const maxLogEntries = 10000
 
 // Request is one entry of the redacted request log.
@@ -47,8 +48,10 @@ func (s *Server) GrantCount(grant string) int {
 	return s.grantCounts[grant]
 }
 
-// Requests returns a copy of the redacted request log, oldest first. Safe
-// for concurrent use.
+// Requests returns a copy of the redacted request log, oldest first. The log
+// keeps the last 5,000 to 10,000 requests (the older half is dropped when
+// it fills up); Count and GrantCount count every request. Safe for
+// concurrent use.
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -215,7 +218,9 @@ func (s *Server) serve(next http.Handler, w http.ResponseWriter, r *http.Request
 	entry.Status = rec.status
 	s.mu.Lock()
 	if len(s.log) >= maxLogEntries {
-		s.log = append(s.log[:0:0], s.log[len(s.log)-maxLogEntries+1:]...)
+		// Drop the older half at once: one copy per maxLogEntries/2
+		// requests, not one per request.
+		s.log = append(s.log[:0:0], s.log[len(s.log)/2:]...)
 	}
 	s.log = append(s.log, entry)
 	s.mu.Unlock()
