@@ -2,10 +2,7 @@ package entratest
 
 import (
 	"crypto"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
 	"time"
@@ -52,25 +49,9 @@ const (
 // for concurrent use.
 func (s *Server) SeedDemo() (*Demo, error) {
 	d := &Demo{TenantID: demoTenantID}
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	key, cert, err := newSelfSignedRSA("demo", "entratest demo daemon", 365*24*time.Hour)
 	if err != nil {
-		return nil, fmt.Errorf("entratest: demo key: %w", err)
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: randSerial(),
-		Subject:      pkix.Name{CommonName: "entratest demo daemon"},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(365 * 24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, fmt.Errorf("entratest: demo certificate: %w", err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, fmt.Errorf("entratest: demo certificate: %w", err)
+		return nil, err
 	}
 	p8, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
@@ -78,7 +59,7 @@ func (s *Server) SeedDemo() (*Demo, error) {
 	}
 	d.Daemon.ClientID, d.Daemon.ClientSecret = demoDaemonID, demoDaemonSecret
 	d.Daemon.Certificate, d.Daemon.Key = cert, key
-	d.Daemon.CertPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	d.Daemon.CertPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})
 	d.Daemon.KeyPEM = pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: p8})
 	d.API.ClientID, d.API.AppIDURI = demoAPIID, "api://"+demoAPIID
 	d.API.Scope, d.API.Role = d.API.AppIDURI+"/access_as_user", "Data.Read.All"

@@ -1,11 +1,9 @@
 package entratest
 
 import (
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha1"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"fmt"
 	"math/big"
@@ -104,26 +102,10 @@ func (s *Server) jwks(issuer string) map[string]any {
 }
 
 func newSigningKey() (*signingKey, error) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	key, cert, err := newSelfSignedRSA("signing", "accounts.accesscontrol.windows.net", 5*365*24*time.Hour)
 	if err != nil {
-		return nil, fmt.Errorf("entratest: signing key: %w", err)
+		return nil, err
 	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: randSerial(),
-		Subject:      pkix.Name{CommonName: "accounts.accesscontrol.windows.net"},
-		NotBefore:    now.Add(-24 * time.Hour),
-		NotAfter:     now.Add(5 * 365 * 24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, fmt.Errorf("entratest: signing certificate: %w", err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, fmt.Errorf("entratest: signing certificate: %w", err)
-	}
-	sum := sha1.Sum(der)
+	sum := sha1.Sum(cert.Raw)
 	return &signingKey{kid: base64.RawURLEncoding.EncodeToString(sum[:]), key: key, cert: cert}, nil
 }
