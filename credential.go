@@ -54,7 +54,10 @@ func NewClientSecretCredential(tenantID, clientID, secret string, opts *Options)
 // NewClientCertificateCredential returns a Credential that authenticates
 // with a certificate (private_key_jwt). certs[0] must match key; the rest is
 // the chain, sent only with Options.SendCertificateChain. ParseCertificates
-// loads certs and key from PEM or PKCS#12 data. Validated like
+// loads certs and key from PEM or PKCS#12 data. key is an *rsa.PrivateKey
+// or any crypto.Signer with an RSA public key, such as a key in an HSM, a
+// cloud KMS or Azure Key Vault: entra then signs each assertion through
+// Sign and never needs the private key. Validated like
 // NewClientSecretCredential.
 func NewClientCertificateCredential(tenantID, clientID string, certs []*x509.Certificate, key crypto.PrivateKey, opts *Options) (*Credential, error) {
 	if len(certs) == 0 || certs[0] == nil {
@@ -78,9 +81,10 @@ func NewClientCertificateCredential(tenantID, clientID string, certs []*x509.Cer
 }
 
 // NewClientAssertionCredential returns a Credential that authenticates with
-// a client assertion made by assertion: a JWT signed by a key entra never
-// sees (an HSM, Azure Key Vault, any crypto.Signer) or a federated token
-// (workload identity). assertion is called for each fetch from Entra, with
+// a client assertion made by assertion: a federated token (workload
+// identity) or a JWT built and signed elsewhere. For a certificate whose
+// key is a crypto.Signer (HSM, Key Vault), NewClientCertificateCredential
+// builds and signs the assertion itself. assertion is called for each fetch from Entra, with
 // a ctx bounded by the fetch timeout, and must be safe for concurrent use.
 // Its error text is never shown: entra reports that the assertion callback
 // failed and wraps the error.

@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/big"
 	"slices"
@@ -105,11 +106,15 @@ func TestCredentialsGetTokensWithRoles(t *testing.T) {
 				m.s.URL+"/"+m.demo.TenantID+"/oauth2/v2.0/token")
 		}, &m.opts)
 	}
+	signerCred := func() (*Credential, error) {
+		return NewClientCertificateCredential(m.demo.TenantID, m.demo.Daemon.ClientID,
+			[]*x509.Certificate{m.demo.Daemon.Certificate}, opaqueSigner{m.demo.Daemon.Key}, &m.opts)
+	}
 	secretCred := func() (*Credential, error) { return m.secretCred(t, nil), nil }
 	for _, tt := range []struct {
 		name string
 		make func() (*Credential, error)
-	}{{"secret", secretCred}, {"certificate", certCred}, {"assertion", assertionCred}} {
+	}{{"secret", secretCred}, {"certificate", certCred}, {"certificate with a crypto.Signer", signerCred}, {"assertion", assertionCred}} {
 		t.Run(tt.name, func(t *testing.T) {
 			cred, err := tt.make()
 			if err != nil {
@@ -483,6 +488,16 @@ func TestNoSecretsInErrorsOrLogs(t *testing.T) {
 	if logs.Len() == 0 {
 		t.Error("nothing was logged")
 	}
+}
+
+// opaqueSigner hides the *rsa.PrivateKey behind crypto.Signer, as a key in
+// an HSM or Key Vault does: only Public and Sign can be called.
+type opaqueSigner struct{ s crypto.Signer }
+
+func (o opaqueSigner) Public() crypto.PublicKey { return o.s.Public() }
+
+func (o opaqueSigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	return o.s.Sign(r, digest, opts)
 }
 
 // signAssertion makes a private_key_jwt client assertion the way an HSM

@@ -27,11 +27,13 @@
 //
 //   - NewClientSecretCredential: a client secret.
 //   - NewClientCertificateCredential: a certificate and its private key
-//     (ParseCertificates reads PEM and PKCS#12); Options.SendCertificateChain
-//     sends x5c for subject name + issuer authentication.
-//   - NewClientAssertionCredential: a callback returning a signed client
-//     assertion, for keys entra never sees (HSM, Azure Key Vault, any
-//     crypto.Signer) or federated workload identity tokens.
+//     (ParseCertificates reads PEM and PKCS#12), or any RSA crypto.Signer
+//     (an HSM or Azure Key Vault key: only Sign is called);
+//     Options.SendCertificateChain sends x5c for subject name + issuer
+//     authentication.
+//   - NewClientAssertionCredential: a callback returning a client
+//     assertion made elsewhere, such as a federated workload identity
+//     token.
 //
 // App-only tokens take exactly one "<resource>/.default" scope, e.g.
 // "api://<api-app-id>/.default" or "https://graph.microsoft.com/.default":

@@ -3,19 +3,22 @@ package flows
 import (
 	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"io"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	msalerrors "github.com/AzureAD/microsoft-authentication-library-for-go/apps/errors"
-	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/entrakit/entra/entratest"
 	"github.com/entrakit/entra/internal/entrahttp"
@@ -137,20 +140,99 @@ func TestClaimsSent(t *testing.T) {
 	}
 }
 
+// opaqueSigner hides the *rsa.PrivateKey behind crypto.Signer, as an HSM or
+// Key Vault key does: only Public and Sign can be called.
+type opaqueSigner struct{ s crypto.Signer }
+
+func (o opaqueSigner) Public() crypto.PublicKey { return o.s.Public() }
+
+func (o opaqueSigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	return o.s.Sign(r, digest, opts)
+}
+
 func TestCertificate(t *testing.T) {
-	for _, x5c := range []bool{false, true} {
-		name := "x5t"
-		if x5c {
-			name = "x5c"
-		}
-		t.Run(name, func(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		signer bool // an opaque crypto.Signer instead of the *rsa.PrivateKey
+		x5c    bool
+	}{{"rsa/x5t", false, false}, {"rsa/x5c", false, true}, {"signer/x5t", true, false}, {"signer/x5c", true, true}} {
+		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, nil)
-			app, err := NewCertificate(f.cfg, []*x509.Certificate{f.demo.Daemon.Certificate}, f.demo.Daemon.Key, x5c)
+			var key crypto.PrivateKey = f.demo.Daemon.Key
+			if tt.signer {
+				key = opaqueSigner{f.demo.Daemon.Key}
+			}
+			app, err := NewCertificate(f.cfg, []*x509.Certificate{f.demo.Daemon.Certificate}, key, tt.x5c)
 			if err != nil {
 				t.Fatal(err)
 			}
 			checkCalls(t, f, app, 2)
 		})
+	}
+}
+
+// The signer path builds the assertion MSAL builds: same header fields and
+// encodings, PS256 over the signing string, a 10-minute validity.
+func TestSignerAssertionShape(t *testing.T) {
+	f := newFixture(t, nil)
+	cert := f.demo.Daemon.Certificate
+	a, err := newSignerAssertion([]*x509.Certificate{cert}, opaqueSigner{f.demo.Daemon.Key}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := a.sign("https://login.example/t/oauth2/v2.0/token", "cid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		t.Fatalf("got %d parts, want 3", len(parts))
+	}
+	var hdr map[string]any
+	var claims map[string]any
+	for i, dst := range []any{&hdr, &claims} {
+		b, err := base64.RawURLEncoding.DecodeString(parts[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, dst); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sum := sha256.Sum256(cert.Raw)
+	if hdr["alg"] != "PS256" || hdr["typ"] != "JWT" || hdr["x5t#S256"] != base64.StdEncoding.EncodeToString(sum[:]) || len(hdr) != 4 {
+		t.Errorf("header %v, want alg PS256, typ JWT, x5t#S256 (std base64), x5c", hdr)
+	}
+	if x5c, _ := hdr["x5c"].([]any); len(x5c) != 1 || x5c[0] != base64.StdEncoding.EncodeToString(cert.Raw) {
+		t.Errorf("x5c %v, want the leaf certificate", hdr["x5c"])
+	}
+	nbf, _ := claims["nbf"].(float64)
+	exp, _ := claims["exp"].(float64)
+	if claims["aud"] != "https://login.example/t/oauth2/v2.0/token" || claims["iss"] != "cid" || claims["sub"] != "cid" ||
+		claims["jti"] == "" || exp-nbf != 600 {
+		t.Errorf("claims %v, want aud, iss=sub=cid, jti, exp = nbf + 600", claims)
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
+	if err := rsa.VerifyPSS(cert.PublicKey.(*rsa.PublicKey), crypto.SHA256, digest[:], sig, nil); err != nil {
+		t.Errorf("signature does not verify as PS256: %v", err)
+	}
+}
+
+func TestCertificateSignerNotRSA(t *testing.T) {
+	f := newFixture(t, nil)
+	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewCertificate(f.cfg, []*x509.Certificate{f.demo.Daemon.Certificate}, ec, false); !errors.Is(err, ErrConfig) {
+		t.Errorf("got %v, want ErrConfig for an ECDSA signer", err)
+	}
+	if _, err := NewCertificate(f.cfg, []*x509.Certificate{f.demo.Daemon.Certificate}, "not a key", false); !errors.Is(err, ErrConfig) {
+		t.Errorf("got %v, want ErrConfig for a value that cannot sign", err)
 	}
 }
 
@@ -172,46 +254,19 @@ func TestCertificateWrongKey(t *testing.T) {
 	}
 }
 
-// signAssertion builds a client assertion the way an HSM-backed signer
-// would: only a crypto.Signer is used.
-func signAssertion(signer crypto.Signer, cert *x509.Certificate, aud, clientID string) (string, error) {
-	now := time.Now()
-	thumb := sha256.Sum256(cert.Raw)
-	tok := jwt.NewWithClaims(signerPS256{}, jwt.MapClaims{
-		"aud": aud, "iss": clientID, "sub": clientID,
-		"jti": base64.RawURLEncoding.EncodeToString(thumb[:8]) + now.Format("150405.000000000"),
-		"nbf": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(),
-	})
-	tok.Header["x5t#S256"] = base64.RawURLEncoding.EncodeToString(thumb[:])
-	return tok.SignedString(signer)
-}
-
-// signerPS256 is PS256 over any crypto.Signer (an HSM or Key Vault key in
-// production): only Sign is called, never the private key.
-type signerPS256 struct{}
-
-func (signerPS256) Alg() string { return "PS256" }
-
-func (signerPS256) Verify(string, []byte, any) error { return errors.New("signerPS256: sign only") }
-
-func (signerPS256) Sign(signingString string, key any) ([]byte, error) {
-	signer, ok := key.(crypto.Signer)
-	if !ok {
-		return nil, errors.New("signerPS256: key is not a crypto.Signer")
-	}
-	digest := sha256.Sum256([]byte(signingString))
-	return signer.Sign(rand.Reader, digest[:], &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: crypto.SHA256})
-}
-
 func TestAssertion(t *testing.T) {
 	f := newFixture(t, nil)
 	var mu sync.Mutex
 	var endpoints, clientIDs []string
+	signer, err := newSignerAssertion([]*x509.Certificate{f.demo.Daemon.Certificate}, f.demo.Daemon.Key, false)
+	if err != nil {
+		t.Fatal(err)
+	}
 	app, err := NewAssertion(f.cfg, func(ctx context.Context, tokenEndpoint, clientID string) (string, error) {
 		mu.Lock()
 		endpoints, clientIDs = append(endpoints, tokenEndpoint), append(clientIDs, clientID)
 		mu.Unlock()
-		return signAssertion(f.demo.Daemon.Key, f.demo.Daemon.Certificate, tokenEndpoint, clientID)
+		return signer.sign(tokenEndpoint, clientID)
 	})
 	if err != nil {
 		t.Fatal(err)
