@@ -235,7 +235,6 @@ func (c *Client) once(r *http.Request) (*http.Response, []byte, error) {
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	resp.ContentLength = int64(len(body))
-	resp.Header.Del("Content-Length")
 	resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
 	return resp, body, nil
 }
