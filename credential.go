@@ -104,12 +104,12 @@ func newCredential(tenantID, clientID string, opts *Options, mk func(flows.Confi
 	if err := validTenant(tenantID); err != nil {
 		return nil, err
 	}
-	if strings.TrimSpace(clientID) == "" || strings.ContainsAny(clientID, " \t\r\n/?#") {
-		return nil, configError("the client ID %q is invalid: pass the application (client) ID of the app registration", clientID)
+	if err := validClientID(clientID); err != nil {
+		return nil, err
 	}
 	host := s.cloud.AuthorityHost()
-	if !strings.HasPrefix(host, "https://") || strings.Count(host, "/") != 2 {
-		return nil, configError("the authority host %q must be an https URL without a path", host)
+	if err := validAuthorityHost(host); err != nil {
+		return nil, err
 	}
 	c := &Credential{s: s, tenantID: tenantID, clientID: clientID, authority: host + "/" + tenantID}
 	hc := entrahttp.New(entrahttp.Options{Base: s.httpClient, Logger: s.logger})
@@ -125,28 +125,6 @@ func newCredential(tenantID, clientID string, opts *Options, mk func(flows.Confi
 	c.app = app
 	c.cache = newCache(s, c.fetch, func(key string) string { return storeKey(host, tenantID, clientID, key) })
 	return c, nil
-}
-
-// validTenant accepts a GUID or a domain-like name: letters, digits, "."
-// and "-", not starting or ending with "." — never a path. Multi-tenant
-// aliases are rejected: client credentials need one tenant.
-func validTenant(t string) error {
-	if t == "" {
-		return configError("the tenant ID is empty: pass the directory (tenant) ID or a verified domain")
-	}
-	for _, r := range t {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-') {
-			return configError("the tenant ID %q is invalid: use the directory (tenant) GUID or a domain such as contoso.onmicrosoft.com", t)
-		}
-	}
-	if strings.HasPrefix(t, ".") || strings.HasSuffix(t, ".") || strings.Contains(t, "..") || len(t) > 256 {
-		return configError("the tenant ID %q is invalid: use the directory (tenant) GUID or a domain such as contoso.onmicrosoft.com", t)
-	}
-	switch strings.ToLower(t) {
-	case "common", "organizations", "consumers":
-		return configError("tenant %q is not allowed for app-only tokens: pass the directory (tenant) ID of the app's tenant", t)
-	}
-	return nil
 }
 
 // fetch is the cache's fetchFunc: one client credentials request.
