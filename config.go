@@ -1,6 +1,14 @@
 package entra
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
+
+// configError builds an Op "config" error wrapping ErrConfig.
+func configError(format string, args ...any) *Error {
+	return &Error{Op: "config", Code: "invalid_config", Description: oneLine(fmt.Sprintf(format, args...), maxDescription), Err: ErrConfig}
+}
 
 // validTenant accepts a GUID or a domain-like name: letters, digits, "."
 // and "-", not starting or ending with "." — never a path. Multi-tenant
@@ -38,5 +46,11 @@ func validAuthorityHost(host string) error {
 	if !strings.HasPrefix(host, "https://") || strings.Count(host, "/") != 2 {
 		return configError("the authority host %q must be an https URL without a path", host)
 	}
+	return nil
+}
+
+// validAllowedHosts checks Options.AllowedHosts: each entry is "host" or
+// "host:port".
+func validAllowedHosts(hosts []string) error {
 	return nil
 }

@@ -111,6 +111,9 @@ func newCredential(tenantID, clientID string, opts *Options, mk func(flows.Confi
 	if err := validAuthorityHost(host); err != nil {
 		return nil, err
 	}
+	if err := validAllowedHosts(s.allowedHosts); err != nil {
+		return nil, err
+	}
 	c := &Credential{s: s, tenantID: tenantID, clientID: clientID, authority: host + "/" + tenantID}
 	hc := entrahttp.New(entrahttp.Options{Base: s.httpClient, Logger: s.logger})
 	app, err := mk(flows.Config{

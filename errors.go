@@ -152,11 +152,6 @@ func (e *Error) HasCode(code int) bool {
 	return false
 }
 
-// configError builds an Op "config" error wrapping ErrConfig.
-func configError(format string, args ...any) *Error {
-	return &Error{Op: "config", Code: "invalid_config", Description: oneLine(fmt.Sprintf(format, args...), maxDescription), Err: ErrConfig}
-}
-
 // scopeError builds an Op "scope" error for a scope rule detected before any
 // request is sent. sentinel is one of ErrMultipleResources,
 // ErrNeedDefaultScope, ErrNoScopes; codes are the AADSTS codes Entra would
