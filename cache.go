@@ -4,54 +4,88 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
 )
 
+// ErrClosed: the Credential was closed; it gets no more tokens.
+var ErrClosed = errors.New("entra: credential closed")
+
 // fetchFunc gets a fresh token from Entra. ctx carries the fetch timeout;
 // claims (a JSON claims request) may be empty. Errors are *Error.
 type fetchFunc func(ctx context.Context, scopes []string, claims string) (tokenResult, error)
+
+// tokenResult is a token as fetched from Entra or loaded from a Store.
+type tokenResult struct {
+	accessToken string
+	expiresOn   time.Time
+	refreshOn   time.Time // zero: not given
+}
 
 // evictionSample is how many entries are compared to pick the least
 // recently used one when the cache is full.
 const evictionSample = 8
 
 // cache is one Credential's L1 token cache: one entry per normalized scope
-// set. Lookups are a map read; a TokenSource skips even that by holding its
-// entry. Safe for concurrent use; mu is never held across I/O.
+// set (see entry.go for the state machine of an entry). Lookups take no
+// lock; a TokenSource skips even the lookup by holding its entry. Safe for
+// concurrent use; no lock is ever held across I/O. Lock order: cache.mu
+// before entry.mu.
 type cache struct {
 	clock        Clock
 	logger       *slog.Logger
 	fetchTimeout time.Duration
+	storeTimeout time.Duration
 	maxEntries   int
 	idleTTL      time.Duration
 	fetchFn      fetchFunc
 	store        Store
 	storeKey     func(scopesKey string) string
+	inspect      func(set scopeSet, accessToken string) string // a warning about a new token, or ""
+	jitter       func() float64                                // uniform in [0, 1): spreads refresh times
 
-	sf singleflight.Group // one fetch per key at a time
+	sf         singleflight.Group // one fetch per key (and per claims) at a time
+	seq        atomic.Uint64      // orders fetches by start: newer installs win
+	uses       atomic.Uint64      // orders entries by last use: LRU eviction
+	storeSlots chan struct{}      // bounds Store calls in flight (a hung Store cannot pile up goroutines)
+	bg         sync.WaitGroup     // background refreshes
 
-	// index mirrors entries for lookups that take no lock: under parallel
-	// load even a read lock's shared counter costs more than the lookup.
+	// ctx ends when the cache is closed; every fetch is cancelled with it.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	// index mirrors entries for lookups that take no lock.
 	index sync.Map // string -> *entry
 
-	mu       sync.Mutex // guards entries and sweeping; writers update index too
+	mu       sync.Mutex // guards what follows; writers update index too
 	entries  map[string]*entry
-	sweeping bool // an idle sweep is scheduled
+	order    []*entry // the entries again, in no order: eviction samples it at random
+	closed   bool
+	ticker   Timer     // the pending tick, nil when idle
+	lastTick time.Time // wall clock of the last tick
+	swept    time.Time // wall clock of the last sweep
 }
 
 func newCache(s settings, fetch fetchFunc, storeKey func(string) string) *cache {
+	ctx, cancel := context.WithCancel(context.Background())
 	return &cache{
 		clock:        s.clock,
 		logger:       s.logger,
 		fetchTimeout: s.fetchTimeout,
+		storeTimeout: s.storeTimeout,
 		maxEntries:   s.maxEntries,
 		idleTTL:      s.idleTTL,
 		fetchFn:      fetch,
 		store:        s.store,
 		storeKey:     storeKey,
+		jitter:       rand.Float64,
+		storeSlots:   make(chan struct{}, maxStoreCalls),
+		ctx:          ctx,
+		cancel:       cancel,
 		entries:      make(map[string]*entry),
 	}
 }
@@ -64,10 +98,11 @@ func (c *cache) lookup(key string) *entry {
 	return nil
 }
 
-// entry returns the entry for set, creating it (and evicting one if the
-// cache is full) when there is none.
+// entry returns the live entry for set, creating it (and evicting the least
+// recently used of a sample when the cache is full) when there is none.
+// After Close it returns a closed entry, which answers ErrClosed.
 func (c *cache) entry(set scopeSet) *entry {
-	if e := c.lookup(set.key); e != nil {
+	if e := c.lookup(set.key); e != nil && e.phase.Load() != phaseEvicted {
 		return e
 	}
 	c.mu.Lock()
@@ -75,132 +110,67 @@ func (c *cache) entry(set scopeSet) *entry {
 	if e := c.entries[set.key]; e != nil {
 		return e
 	}
-	e := newEntry(c, set, c.clock.Now())
-	c.insertLocked(e)
-	return e
-}
-
-// reattach puts an evicted entry back into the map, unless another entry
-// took its key meanwhile; then e stays outside the map but still works: it
-// shares fetches with that entry through the singleflight key.
-func (c *cache) reattach(e *entry) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, taken := c.entries[e.key]; taken {
-		return
+	now := c.clock.Now()
+	e := newEntry(c, set, now)
+	if c.closed {
+		e.phase.Store(phaseClosed)
+		return e
 	}
-	e.lastUsed.Store(c.clock.Now().UnixNano())
-	c.insertLocked(e)
-}
-
-// insertLocked adds e, evicting the least recently used of a random sample
-// when the cache is full, and makes sure an idle sweep is scheduled. c.mu
-// held for writing.
-func (c *cache) insertLocked(e *entry) {
 	for len(c.entries) >= c.maxEntries {
 		c.evictOneLocked()
 	}
-	e.evicted.Store(false)
-	c.entries[e.key] = e
-	c.index.Store(e.key, e)
-	if !c.sweeping {
-		c.sweeping = true
-		c.clock.AfterFunc(c.sweepInterval(), c.sweep)
-	}
+	c.entries[set.key] = e
+	e.pos = len(c.order)
+	c.order = append(c.order, e)
+	c.index.Store(set.key, e)
+	c.startTickingLocked(now)
+	return e
 }
 
-// evictOneLocked removes the least recently used entry among a sample
-// (Go's map iteration starts at a random place). An entry used since the
-// last sweep counts as used now. c.mu held for writing.
+// live returns the entry that now stands for e's key: e, or the entry that
+// replaced it after an eviction; nil when there is none.
+func (c *cache) live(e *entry) *entry {
+	if e.phase.Load() != phaseEvicted {
+		return e
+	}
+	if l := c.lookup(e.set.key); l != nil && l.phase.Load() != phaseEvicted {
+		return l
+	}
+	return nil
+}
+
+// evictOneLocked removes the least recently used of evictionSample
+// entries picked at random, releasing its token and timer at once. c.mu
+// held.
 func (c *cache) evictOneLocked() {
-	var victim *entry
-	var oldest int64
-	now := c.clock.Now().UnixNano()
-	n := 0
-	for _, e := range c.entries {
-		used := e.lastUsed.Load()
-		if e.cur.Load().state.Load()&usedBit != 0 {
-			used = now
-		}
-		if victim == nil || used < oldest {
-			victim, oldest = e, used
-		}
-		if n++; n >= evictionSample {
-			break
-		}
-	}
-	if victim != nil {
-		c.removeLocked(victim)
-	}
-}
-
-// maxSweepInterval bounds how long a suspended machine (laptop lid, paused
-// VM) can serve a token whose wall-clock expiry passed while it slept:
-// timers run on the monotonic clock, which stops during suspend, so the
-// sweep re-checks every entry against the wall clock this often.
-const maxSweepInterval = 30 * time.Second
-
-func (c *cache) sweepInterval() time.Duration {
-	return min(max(c.idleTTL/2, time.Second), maxSweepInterval)
-}
-
-// sweep records which entries were used since the last sweep, catches up
-// phases whose refresh or expiry time has passed on the wall clock, and
-// removes entries whose token has expired and that nobody used for idleTTL.
-// It reschedules itself while the cache holds entries.
-func (c *cache) sweep() {
-	now := c.clock.Now()
-	var gone []*entry
-	c.mu.Lock()
-	for _, e := range c.entries {
-		s := e.cur.Load()
-		catchUp(s, now)
-		st := s.state.Load()
-		if st&usedBit != 0 {
-			s.state.And(^usedBit)
-			e.lastUsed.Store(now.UnixNano())
-			continue
-		}
-		idle := now.Sub(time.Unix(0, e.lastUsed.Load()))
-		if st&phaseMask == phaseExpired && idle >= c.idleTTL && !e.refreshing.Load() {
-			c.removeLocked(e)
-			gone = append(gone, e)
-		}
-	}
-	if len(c.entries) > 0 {
-		c.clock.AfterFunc(c.sweepInterval(), c.sweep)
-	} else {
-		c.sweeping = false
-	}
-	c.mu.Unlock()
-	for _, e := range gone {
-		e.mu.Lock()
-		stopTimers(e.cur.Load())
-		e.mu.Unlock()
-	}
-}
-
-// catchUp moves s to the phase the wall clock says it is in, in case its
-// timers are late because the machine was suspended.
-func catchUp(s *snapshot, now time.Time) {
-	if s.token == nil {
+	if len(c.order) == 0 {
 		return
 	}
-	wall := now.Round(0) // strip the monotonic reading: compare wall clocks
-	switch {
-	case !s.expiresOn.Add(-expirySkew).After(wall):
-		s.setPhase(anyPhase, phaseExpired)
-	case !s.refreshOn.After(wall):
-		s.setPhase(phaseFresh, phaseRefresh)
+	var victim *entry
+	for range evictionSample {
+		e := c.order[rand.IntN(len(c.order))]
+		if victim == nil || e.recency.Load() < victim.recency.Load() {
+			victim = e
+		}
 	}
+	c.removeLocked(victim)
 }
 
-// removeLocked drops e from the map and the index and marks it evicted.
+// removeLocked drops e from the map and the index and retires it as
+// evicted: a TokenSource still holding it forwards to the live entry.
 // c.mu held.
 func (c *cache) removeLocked(e *entry) {
-	delete(c.entries, e.key)
-	c.index.Delete(e.key)
-	e.evicted.Store(true)
+	if c.entries[e.set.key] == e {
+		delete(c.entries, e.set.key)
+		c.index.Delete(e.set.key)
+		last := c.order[len(c.order)-1]
+		c.order[e.pos], last.pos = last, e.pos
+		c.order[len(c.order)-1] = nil
+		c.order = c.order[:len(c.order)-1]
+	}
+	e.mu.Lock()
+	e.retire(phaseEvicted)
+	e.mu.Unlock()
 }
 
 // len returns the number of entries in the map.
@@ -210,55 +180,41 @@ func (c *cache) len() int {
 	return len(c.entries)
 }
 
-// loadStored returns the Store's token for key when it is usable now: not
-// expired, and for a background refresh (blocking false) not due for
-// refresh either. Store failures are logged and count as a miss.
-func (c *cache) loadStored(ctx context.Context, key string, blocking bool) (tokenResult, bool) {
-	if c.store == nil {
-		return tokenResult{}, false
+// close retires every entry, stops the tick and cancels fetches in
+// flight, then waits for background refreshes to end. Idempotent.
+func (c *cache) close() {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
 	}
-	b, err := c.store.Load(ctx, c.storeKey(key))
-	if err != nil {
-		if !errors.Is(err, ErrNotFound) {
-			c.logger.Warn("entra: store load failed; asking Entra", slog.String("scopes", key), slog.String("error", err.Error()))
-		}
-		return tokenResult{}, false
+	c.closed = true
+	for _, e := range c.entries {
+		e.mu.Lock()
+		e.retire(phaseClosed)
+		e.mu.Unlock()
 	}
-	st, err := decodeStored(b)
-	if err != nil {
-		c.logger.Warn("entra: store value unusable; deleting it and asking Entra", slog.String("scopes", key), slog.String("error", err.Error()))
-		if err := c.store.Delete(ctx, c.storeKey(key)); err != nil {
-			c.logger.Warn("entra: store delete failed", slog.String("scopes", key), slog.String("error", err.Error()))
-		}
-		return tokenResult{}, false
+	if c.ticker != nil {
+		c.ticker.Stop()
+		c.ticker = nil
 	}
-	now := c.clock.Now()
-	if !st.ExpiresOn.Add(-expirySkew).After(now) {
-		return tokenResult{}, false
-	}
-	if !blocking && !refreshTime(now, st.ExpiresOn, st.RefreshOn).After(now) {
-		return tokenResult{}, false
-	}
-	c.logger.Debug("entra: token loaded from store", slog.String("scopes", key), slog.Time("expires_on", st.ExpiresOn))
-	return tokenResult{accessToken: st.AccessToken, expiresOn: st.ExpiresOn, refreshOn: st.RefreshOn}, true
+	c.mu.Unlock()
+	c.cancel()
+	c.bg.Wait()
 }
 
-// saveStored writes a freshly fetched token to the Store, with the
-// snapshot's refresh time so other processes refresh at the same point.
-// Failures are logged only.
-func (c *cache) saveStored(ctx context.Context, key string, t tokenResult, s *snapshot) {
-	if c.store == nil {
-		return
+// closedError is what a closed credential answers.
+func closedError() *Error {
+	return &Error{Op: "token", Code: "closed", Description: "the credential was closed",
+		Hint: "make a new Credential, or stop using this one after Close", Err: ErrClosed}
+}
+
+// ctxError wraps a context error as an *Error that still satisfies
+// errors.Is(err, context.Canceled) / context.DeadlineExceeded.
+func ctxError(err error) error {
+	code := "canceled"
+	if errors.Is(err, context.DeadlineExceeded) {
+		code = "timeout"
 	}
-	ttl := s.expiresOn.Sub(c.clock.Now())
-	if ttl <= 0 {
-		return
-	}
-	b, err := encodeStored(storedToken{AccessToken: t.accessToken, ExpiresOn: s.expiresOn, RefreshOn: s.refreshOn})
-	if err == nil {
-		err = c.store.Save(ctx, c.storeKey(key), b, ttl)
-	}
-	if err != nil {
-		c.logger.Warn("entra: store save failed; the token stays in memory only", slog.String("scopes", key), slog.String("error", err.Error()))
-	}
+	return &Error{Op: "token", Code: code, Description: "gave up waiting for a token: " + err.Error(), Err: err}
 }

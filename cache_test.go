@@ -22,16 +22,22 @@ type fakeFetcher struct {
 	lifetime  time.Duration
 	refreshIn time.Duration
 
-	mu    sync.Mutex
-	calls int
-	fail  error
-	gate  chan struct{} // when set, fetches wait for it to close (or ctx)
+	mu        sync.Mutex
+	calls     int
+	claims    []string // the claims of each call, "" for plain fetches
+	fail      error
+	gate      chan struct{} // when set, fetches wait for it to close (or ctx)
+	plainOnly bool          // the gate holds only fetches without claims
 }
 
-func (f *fakeFetcher) fetch(ctx context.Context, _ []string, _ string) (tokenResult, error) {
+func (f *fakeFetcher) fetch(ctx context.Context, _ []string, claims string) (tokenResult, error) {
 	f.mu.Lock()
 	f.calls++
+	f.claims = append(f.claims, claims)
 	n, fail, gate := f.calls, f.fail, f.gate
+	if f.plainOnly && claims != "" {
+		gate = nil
+	}
 	f.mu.Unlock()
 	if gate != nil {
 		select {
@@ -63,8 +69,9 @@ func (f *fakeFetcher) set(fail error, gate chan struct{}) {
 	f.fail, f.gate = fail, gate
 }
 
-// newTestCache returns a cache over f with the fake clock and opts.
-func newTestCache(t *testing.T, f *fakeFetcher, opts *Options) *cache {
+// newTestCache returns a cache over f with the fake clock and opts. It is
+// closed when the test ends.
+func newTestCache(t testing.TB, f *fakeFetcher, opts *Options) *cache {
 	t.Helper()
 	var o Options
 	if opts != nil {
@@ -72,20 +79,30 @@ func newTestCache(t *testing.T, f *fakeFetcher, opts *Options) *cache {
 	}
 	o.Clock = f.clock
 	s := o.resolve()
-	return newCache(s, f.fetch, func(k string) string { return "test/" + k })
+	c := newCache(s, f.fetch, func(k string) string { return "test/" + k })
+	c.jitter = func() float64 { return 0 } // exact refresh times
+	t.Cleanup(c.close)
+	return c
 }
 
-func testSource(t *testing.T, c *cache, scope string) *tokenSource {
+func testSet(t testing.TB, scope string) scopeSet {
 	t.Helper()
 	set, err := appScopes(Public, []string{scope})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &tokenSource{e: c.entry(set), ctx: context.Background()}
+	return set
+}
+
+func testSource(t testing.TB, c *cache, scope string) *tokenSource {
+	t.Helper()
+	ts := &tokenSource{ctx: context.Background()}
+	ts.e.Store(c.entry(testSet(t, scope)))
+	return ts
 }
 
 // waitUntil polls cond; it only bounds a wait, it asserts nothing about time.
-func waitUntil(t *testing.T, what string, cond func() bool) {
+func waitUntil(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
@@ -96,7 +113,7 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func mustToken(t *testing.T, ts oauth2.TokenSource) string {
+func mustToken(t testing.TB, ts oauth2.TokenSource) string {
 	t.Helper()
 	tok, err := ts.Token()
 	if err != nil {
@@ -105,35 +122,25 @@ func mustToken(t *testing.T, ts oauth2.TokenSource) string {
 	return tok.AccessToken
 }
 
-func phaseOf(e *entry) uint32 { return e.cur.Load().state.Load() & phaseMask }
+func phaseOf(e *entry) uint32 { return e.phase.Load() }
 
-func TestRefreshTime(t *testing.T) {
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	tests := []struct {
-		name      string
-		lifetime  time.Duration
-		refreshIn time.Duration // 0: none
-		want      time.Duration
-	}{
-		{"half of lifetime", time.Hour, 0, 30 * time.Minute},
-		{"refresh_in honoured", 2 * time.Hour, 40 * time.Minute, 40 * time.Minute},
-		{"refresh_in clamped to expiry-5m", time.Hour, 58 * time.Minute, 55 * time.Minute},
-		{"short token: clamped to expiry-5m", 8 * time.Minute, 0, 3 * time.Minute},
-		{"very short token: half its lifetime", 4 * time.Minute, 0, 2 * time.Minute},
-		{"very short token ignores refresh_in", 4 * time.Minute, time.Second, 2 * time.Minute},
-		{"refresh_in in the past", time.Hour, -time.Minute, 0},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var r time.Time
-			if tt.refreshIn != 0 {
-				r = now.Add(tt.refreshIn)
-			}
-			if got := refreshTime(now, now.Add(tt.lifetime), r).Sub(now); got != tt.want {
-				t.Errorf("got %v, want %v", got, tt.want)
-			}
-		})
-	}
+// syncBuffer is a bytes.Buffer safe for concurrent use: log handlers write
+// from background goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 func TestCacheColdCallersShareOneFetch(t *testing.T) {
@@ -178,7 +185,7 @@ func TestCacheLateColdCallerDoesNotFetchAgain(t *testing.T) {
 	if got := mustToken(t, ts); got != "token-1" {
 		t.Fatalf("cold: got %q, want token-1", got)
 	}
-	tok, err := ts.e.wait(context.Background()) // where a late cold caller lands
+	tok, err := ts.e.Load().wait(context.Background()) // where a late cold caller lands
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,9 +197,9 @@ func TestCacheLateColdCallerDoesNotFetchAgain(t *testing.T) {
 func TestCacheStateMachine(t *testing.T) {
 	fc := newFakeClock(time.Now())
 	f := &fakeFetcher{clock: fc, lifetime: time.Hour}
-	c := newTestCache(t, f, nil)
+	c := newTestCache(t, f, &Options{IdleTTL: 24 * time.Hour})
 	ts := testSource(t, c, "api://x/.default")
-	e := ts.e
+	e := ts.e.Load()
 
 	if got := mustToken(t, ts); got != "token-1" {
 		t.Fatalf("cold: got %q, want token-1", got)
@@ -231,8 +238,8 @@ func TestCacheStateMachine(t *testing.T) {
 	}
 
 	// Expired: callers block on a fetch.
-	fc.Advance(time.Hour - expirySkew)
-	if got, want := phaseOf(e), phaseExpired; got != want {
+	fc.Advance(time.Hour - maxExpirySkew)
+	if got, want := phaseOf(e), phaseEmpty; got != want {
 		t.Fatalf("at expiry-skew: phase %d, want %d", got, want)
 	}
 	if got := mustToken(t, ts); got != "token-3" {
@@ -243,21 +250,22 @@ func TestCacheStateMachine(t *testing.T) {
 func TestCacheCatchesUpAfterSuspend(t *testing.T) {
 	fc := newFakeClock(time.Now())
 	f := &fakeFetcher{clock: fc, lifetime: time.Hour}
-	c := newTestCache(t, f, nil)
+	c := newTestCache(t, f, &Options{IdleTTL: 24 * time.Hour})
 	ts := testSource(t, c, "api://x/.default")
+	e := ts.e.Load()
 
 	if got := mustToken(t, ts); got != "token-1" {
 		t.Fatalf("cold: got %q, want token-1", got)
 	}
 	// The machine sleeps through the token's expiry: no timer has fired.
 	fc.Suspend(2 * time.Hour)
-	if got, want := phaseOf(ts.e), phaseFresh; got != want {
+	if got, want := phaseOf(e), phaseFresh; got != want {
 		t.Fatalf("right after resume: phase %d, want %d (timers are late)", got, want)
 	}
-	// Within one sweep interval the wall clock check catches up.
-	fc.Advance(maxSweepInterval)
-	if got, want := phaseOf(ts.e), phaseExpired; got != want {
-		t.Fatalf("one sweep after resume: phase %d, want %d", got, want)
+	// The next tick sees the wall clock jump and catches every entry up.
+	fc.Advance(tickInterval)
+	if got, want := phaseOf(e), phaseEmpty; got != want {
+		t.Fatalf("one tick after resume: phase %d, want %d", got, want)
 	}
 	if got := mustToken(t, ts); got != "token-2" {
 		t.Fatalf("after resume: got %q, want a new token-2", got)
@@ -266,14 +274,14 @@ func TestCacheCatchesUpAfterSuspend(t *testing.T) {
 	// A suspend into the refresh window (but not past expiry) starts the
 	// refresh phase instead.
 	fc.Suspend(40 * time.Minute)
-	fc.Advance(maxSweepInterval)
-	if got, want := phaseOf(ts.e), phaseRefresh; got != want {
+	fc.Advance(tickInterval)
+	if got, want := phaseOf(e), phaseRefresh; got != want {
 		t.Fatalf("resumed inside the refresh window: phase %d, want %d", got, want)
 	}
 	if got := mustToken(t, ts); got != "token-2" {
 		t.Fatalf("refresh window: got %q, want the current token-2", got)
 	}
-	waitUntil(t, "the background refresh", func() bool { return f.count() == 3 && !ts.e.refreshing.Load() })
+	waitUntil(t, "the background refresh", func() bool { return f.count() == 3 && !e.refreshing.Load() })
 }
 
 func TestCacheRefreshFailureKeepsServing(t *testing.T) {
@@ -281,7 +289,7 @@ func TestCacheRefreshFailureKeepsServing(t *testing.T) {
 	f := &fakeFetcher{clock: fc, lifetime: time.Hour}
 	c := newTestCache(t, f, nil)
 	ts := testSource(t, c, "api://x/.default")
-	e := ts.e
+	e := ts.e.Load()
 	mustToken(t, ts)
 
 	f.set(errors.New("entra down"), nil)
@@ -290,8 +298,8 @@ func TestCacheRefreshFailureKeepsServing(t *testing.T) {
 		t.Fatalf("got %q, want token-1", got)
 	}
 	waitUntil(t, "the refresh to fail", func() bool { return f.count() == 2 && !e.refreshing.Load() })
-	if got, want := phaseOf(e), phaseFresh; got != want {
-		t.Fatalf("after failed refresh: phase %d, want %d (back off)", got, want)
+	if got, want := phaseOf(e), phaseBackoff; got != want {
+		t.Fatalf("after failed refresh: phase %d, want %d", got, want)
 	}
 	for range 10 {
 		if got := mustToken(t, ts); got != "token-1" {
@@ -302,7 +310,7 @@ func TestCacheRefreshFailureKeepsServing(t *testing.T) {
 		t.Fatalf("fetches during backoff: got %d, want 2", got)
 	}
 	// The retry timer moves it back into the refresh phase.
-	fc.Advance(retryBase)
+	fc.Advance(refreshRetryBase)
 	if got, want := phaseOf(e), phaseRefresh; got != want {
 		t.Fatalf("after backoff: phase %d, want %d", got, want)
 	}
@@ -314,22 +322,31 @@ func TestCacheRefreshFailureKeepsServing(t *testing.T) {
 	}
 }
 
-func TestCacheErrorsAreNotCached(t *testing.T) {
+// A failed fetch is remembered until its retry time: callers in between
+// get the same error at once, without a request; after it, a new fetch.
+func TestCacheFailuresAreRememberedUntilRetry(t *testing.T) {
 	fc := newFakeClock(time.Now())
-	f := &fakeFetcher{clock: fc, lifetime: time.Hour, fail: errors.New("boom")}
+	boom := errors.New("boom")
+	f := &fakeFetcher{clock: fc, lifetime: time.Hour, fail: boom}
 	c := newTestCache(t, f, nil)
 	ts := testSource(t, c, "api://x/.default")
 	for i := range 3 {
-		if _, err := ts.Token(); err == nil {
-			t.Fatalf("call %d: got no error", i)
+		_, err := ts.Token()
+		var ee *Error
+		if !errors.As(err, &ee) || !errors.Is(err, boom) {
+			t.Fatalf("call %d: got %v, want an *Error wrapping the fetch error", i, err)
+		}
+		if i > 0 && (ee.RetryAfter <= 0 || ee.RetryAfter > blockingRetryBase) {
+			t.Errorf("call %d: RetryAfter %v, want in (0, %v]", i, ee.RetryAfter, blockingRetryBase)
 		}
 	}
-	if got := f.count(); got != 3 {
-		t.Errorf("fetches: got %d, want 3 (an error is not cached)", got)
+	if got := f.count(); got != 1 {
+		t.Errorf("fetches: got %d, want 1 (the failure is remembered)", got)
 	}
 	f.set(nil, nil)
-	if got := mustToken(t, ts); got != "token-4" {
-		t.Errorf("got %q, want token-4", got)
+	fc.Advance(blockingRetryBase)
+	if got := mustToken(t, ts); got != "token-2" {
+		t.Errorf("after the retry time: got %q, want token-2", got)
 	}
 }
 
@@ -343,7 +360,7 @@ func TestCacheWaiterCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		_, err := ts.e.token(ctx)
+		_, err := ts.tokenCtx(ctx)
 		done <- err
 	}()
 	waitUntil(t, "the fetch to start", func() bool { return f.count() == 1 })
@@ -358,7 +375,7 @@ func TestCacheWaiterCancelled(t *testing.T) {
 	}
 	// The detached fetch completes and fills the cache for later callers.
 	close(gate)
-	waitUntil(t, "the fetch to fill the cache", func() bool { return phaseOf(ts.e) == phaseFresh })
+	waitUntil(t, "the fetch to fill the cache", func() bool { return phaseOf(ts.e.Load()) == phaseFresh })
 	if got := mustToken(t, ts); got != "token-1" || f.count() != 1 {
 		t.Errorf("got %q after %d fetches, want token-1 after 1", got, f.count())
 	}
@@ -375,8 +392,8 @@ func TestCacheIdleEviction(t *testing.T) {
 	if got := c.len(); got != 0 {
 		t.Fatalf("entries: got %d, want 0 after expiry + idle TTL", got)
 	}
-	if !ts.e.evicted.Load() {
-		t.Fatal("entry not marked evicted")
+	if got, want := phaseOf(ts.e.Load()), phaseEvicted; got != want {
+		t.Fatalf("phase: got %d, want %d (evicted)", got, want)
 	}
 	if got := fc.pending(); got != 0 {
 		t.Errorf("timers pending on an empty cache: got %d, want 0", got)
@@ -419,7 +436,7 @@ func TestCacheSizeCap(t *testing.T) {
 	}
 	evicted := 0
 	for _, ts := range sources {
-		if ts.e.evicted.Load() {
+		if phaseOf(ts.e.Load()) == phaseEvicted {
 			evicted++
 		}
 		if _, err := ts.Token(); err != nil { // an evicted source still works
@@ -482,6 +499,33 @@ func (s *memStore) Save(_ context.Context, key string, v []byte, _ time.Duration
 	return nil
 }
 
+func (s *memStore) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.saves
+}
+
+func (s *memStore) get(key string) []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.m[key]
+}
+
+func (s *memStore) put(key string, v []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[string][]byte{}
+	}
+	s.m[key] = v
+}
+
+func (s *memStore) setFail(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fail = err
+}
+
 func (s *memStore) Delete(_ context.Context, key string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -497,31 +541,28 @@ func TestCacheStore(t *testing.T) {
 	if got := mustToken(t, testSource(t, c1, "api://x/.default")); got != "token-1" {
 		t.Fatalf("got %q, want token-1", got)
 	}
-	if store.saves != 1 {
-		t.Fatalf("saves: got %d, want 1", store.saves)
-	}
+	waitUntil(t, "the background save", func() bool { return store.count() == 1 })
 	// A second cache (another process) finds the token in the store.
 	c2 := newTestCache(t, f, &Options{Store: store})
 	if got := mustToken(t, testSource(t, c2, "api://x/.default")); got != "token-1" || f.count() != 1 {
 		t.Fatalf("from store: got %q after %d fetches, want token-1 after 1", got, f.count())
 	}
 	// A corrupt value is deleted and replaced.
-	store.m["test/api://y/.default"] = []byte("{not json")
+	store.put("test/api://y/.default", []byte("{not json"))
 	c4 := newTestCache(t, f, &Options{Store: store})
 	if got := mustToken(t, testSource(t, c4, "api://y/.default")); got != "token-2" {
 		t.Fatalf("corrupt value: got %q, want token-2", got)
 	}
-	if v := string(store.m["test/api://y/.default"]); !strings.Contains(v, "token-2") {
-		t.Fatalf("stored value: got %q, want the new token", v)
-	}
+	waitUntil(t, "the new token saved", func() bool { return strings.Contains(string(store.get("test/api://y/.default")), "token-2") })
 	// A store that fails degrades to Entra without an error.
-	store.fail = errors.New("store down")
-	var logs bytes.Buffer
+	store.setFail(errors.New("store down"))
+	var logs syncBuffer
 	c3 := newTestCache(t, f, &Options{Store: store, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if got := mustToken(t, testSource(t, c3, "api://x/.default")); got != "token-3" {
 		t.Fatalf("failing store: got %q, want token-3", got)
 	}
-	if got := logs.String(); !strings.Contains(got, "level=WARN") || !strings.Contains(got, "store down") {
+	waitUntil(t, "the failed save to be logged", func() bool { return strings.Count(logs.String(), "store down") >= 2 })
+	if got := logs.String(); !strings.Contains(got, "level=WARN") {
 		t.Errorf("store failure not logged at Warn: %q", got)
 	}
 }

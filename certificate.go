@@ -7,8 +7,11 @@ import (
 	"crypto/ed25519"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/youmark/pkcs8"
 	"software.sslmate.com/src/go-pkcs12"
@@ -22,9 +25,12 @@ var errCertificate = errors.New("entra: invalid certificate")
 //
 // PEM blocks understood: CERTIFICATE, PRIVATE KEY (PKCS#8), RSA PRIVATE KEY
 // (PKCS#1), EC PRIVATE KEY (SEC 1) and ENCRYPTED PRIVATE KEY (PKCS#8
-// encrypted with password). PKCS#12 data is decrypted with password. The
-// certificate whose public key matches the private key is returned first,
-// followed by the others in their original order.
+// encrypted with password). PKCS#12 data is decrypted with password; when
+// it holds several private keys, the one matching its first certificate is
+// used. The certificate whose public key matches the private key is
+// returned first, followed by the others in their original order. Base64
+// text of a .pfx (as Key Vault and environment variables hold it) is
+// refused with a hint to decode it first.
 //
 // Errors are *Error values with Op "certificate"; they never contain the
 // password or key material. Safe for concurrent use.
@@ -127,10 +133,22 @@ func parsePEM(data, password []byte) ([]*x509.Certificate, crypto.PrivateKey, er
 func parsePKCS12(data, password []byte) ([]*x509.Certificate, crypto.PrivateKey, error) {
 	k, leaf, chain, err := pkcs12.DecodeChain(data, string(password))
 	if err != nil {
-		if errors.Is(err, pkcs12.ErrIncorrectPassword) {
-			return nil, nil, certError("cannot decrypt the PKCS#12 data: wrong password")
+		switch {
+		case errors.Is(err, pkcs12.ErrIncorrectPassword):
+			return nil, nil, certErrorHint("cannot decrypt the PKCS#12 data: wrong password",
+				"pass the password the .pfx was exported with (an empty password is tried as such)")
+		case isBase64Of(data, "PKCS#12"):
+			return nil, nil, certErrorHint("the data is the base64 text of a PKCS#12 (.pfx) file, not the file itself",
+				"decode the base64 first (base64.StdEncoding.DecodeString, or `base64 -d` in a shell) and pass the decoded bytes")
+		case isBase64Of(data, "PEM"):
+			return nil, nil, certErrorHint("the data is the base64 text of a PEM file, not the PEM itself",
+				"decode the base64 first (base64.StdEncoding.DecodeString, or `base64 -d` in a shell) and pass the decoded bytes")
+		case strings.Contains(err.Error(), "expected exactly one key bag"):
+			// go-pkcs12's DecodeChain reads one private key only.
+			return parseMultiKeyPKCS12(data, password)
 		}
-		return nil, nil, certError("the data is neither PEM nor valid PKCS#12")
+		return nil, nil, certErrorHint("the data is neither PEM nor valid PKCS#12",
+			"pass the bytes of a .pfx/.p12 file, or PEM text holding a CERTIFICATE and a PRIVATE KEY block")
 	}
 	certs := make([]*x509.Certificate, 0, 1+len(chain))
 	if leaf != nil {
@@ -138,6 +156,78 @@ func parsePKCS12(data, password []byte) ([]*x509.Certificate, crypto.PrivateKey,
 	}
 	certs = append(certs, chain...)
 	return certs, k, nil
+}
+
+// hintOneKey tells how to get a PKCS#12 file with one private key.
+const hintOneKey = "export only this app's certificate with its private key into its own .pfx " +
+	"(e.g. openssl pkcs12 -in all.pfx -nodes, keep one key and its certificate, then openssl pkcs12 -export)"
+
+// parseMultiKeyPKCS12 reads a PKCS#12 file holding several private keys,
+// which DecodeChain refuses, and returns its certificates with the key
+// that matches the first one. go-pkcs12's only reader of every bag is
+// ToPEM (deprecated because its "PRIVATE KEY" blocks hold PKCS#1 or SEC 1
+// keys, not PKCS#8, which is how they are parsed here). Files ToPEM cannot
+// read get an error that says what to do.
+func parseMultiKeyPKCS12(data, password []byte) ([]*x509.Certificate, crypto.PrivateKey, error) {
+	//lint:ignore SA1019 the only go-pkcs12 reader of every bag; its key encoding is handled below
+	blocks, err := pkcs12.ToPEM(data, string(password))
+	if err != nil {
+		return nil, nil, certErrorHint("the PKCS#12 file holds more than one private key; entra needs the one for this app", hintOneKey)
+	}
+	var certs []*x509.Certificate
+	var keys []crypto.PrivateKey
+	for _, b := range blocks {
+		switch b.Type {
+		case "CERTIFICATE":
+			c, err := x509.ParseCertificate(b.Bytes)
+			if err != nil {
+				return nil, nil, certError("a certificate in the PKCS#12 file is not a valid X.509 certificate")
+			}
+			certs = append(certs, c)
+		case "PRIVATE KEY":
+			var k crypto.PrivateKey
+			if rk, err := x509.ParsePKCS1PrivateKey(b.Bytes); err == nil {
+				k = rk
+			} else if ek, err := x509.ParseECPrivateKey(b.Bytes); err == nil {
+				k = ek
+			} else {
+				return nil, nil, certError("a private key in the PKCS#12 file cannot be parsed")
+			}
+			keys = append(keys, k)
+		}
+	}
+	if len(certs) == 0 {
+		return nil, nil, certError("no certificate found")
+	}
+	for _, k := range keys {
+		if pub, ok := publicKey(k); ok {
+			if cp, ok := certs[0].PublicKey.(interface{ Equal(crypto.PublicKey) bool }); ok && cp.Equal(pub) {
+				return certs, k, nil
+			}
+		}
+	}
+	return nil, nil, certErrorHint(fmt.Sprintf("the PKCS#12 file holds %d private keys and none matches its first certificate", len(keys)), hintOneKey)
+}
+
+// isBase64Of reports whether data is base64 text (standard or URL
+// alphabet, padded or not, line breaks allowed) whose decoded bytes look
+// like kind: "PKCS#12" (a DER SEQUENCE) or "PEM".
+func isBase64Of(data []byte, kind string) bool {
+	text := strings.Join(strings.Fields(string(data)), "")
+	if len(text) < 16 {
+		return false
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		raw, err := enc.DecodeString(text)
+		if err != nil || len(raw) < 2 {
+			continue
+		}
+		if kind == "PEM" {
+			return bytes.Contains(raw, []byte("-----BEGIN"))
+		}
+		return raw[0] == 0x30 // ASN.1 SEQUENCE: a PFX PDU
+	}
+	return false
 }
 
 // publicKey returns the public half of a supported private key.
@@ -155,4 +245,11 @@ func publicKey(k crypto.PrivateKey) (crypto.PublicKey, bool) {
 
 func certError(desc string) *Error {
 	return &Error{Op: "certificate", Code: "invalid_certificate", Description: desc, Err: errCertificate}
+}
+
+// certErrorHint is certError with a Hint saying what to do.
+func certErrorHint(desc, hint string) *Error {
+	e := certError(desc)
+	e.Hint = hint
+	return e
 }

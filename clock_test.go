@@ -73,6 +73,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 			live = append(live, t)
 		}
 	}
+	clear(c.timers[len(live):]) // drop the references to fired and stopped timers
 	c.timers = live
 	c.mu.Unlock()
 }

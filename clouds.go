@@ -2,6 +2,7 @@ package entra
 
 import (
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -124,7 +125,8 @@ func CloudByName(name string) (Cloud, error) {
 	case "germany", "azuregermany", "azuregermancloud":
 		return Germany, nil
 	}
-	return Cloud{}, configError("unknown cloud %q (want public, china, usgov, usgovdod or germany)", oneLine(name, 64))
+	return Cloud{}, configErrorHint("use one of public, china, usgov, usgovdod or germany, or build a custom cloud with NewCloud",
+		"unknown cloud %q", oneLine(name, 64))
 }
 
 // NewCloud validates c and returns it as a Cloud. Errors are *Error values
@@ -146,7 +148,8 @@ func NewCloud(c CloudConfig) (Cloud, error) {
 	if aud == "" {
 		aud = arm
 	} else if u, perr := url.Parse(aud); perr != nil || u.Scheme == "" || u.Host == "" || u.User != nil {
-		return Cloud{}, configError("ARMAudience %q is not an absolute URI", oneLine(aud, 128))
+		return Cloud{}, configErrorHint("write the ARM token audience as an absolute URI, such as \"https://management.core.windows.net/\", or leave it empty to use ARMEndpoint",
+			"ARMAudience %q is not an absolute URI", oneLine(aud, 128))
 	}
 	authHost := strings.TrimPrefix(auth, "https://")
 	v1, err := issuerHost("IssuerHostV1", c.IssuerHostV1, authHost)
@@ -267,12 +270,16 @@ func (c Cloud) String() string {
 }
 
 // httpsHost validates an https URL carrying a host only and returns it as
-// "https://host[:port]" (lower-cased, no trailing slash).
+// "https://host[:port]" (lower-cased, no trailing slash). A trailing dot
+// (a fully qualified name) and an empty port are refused: they make a
+// second spelling of a host, which Entra's instance checks and our
+// alias comparisons would not recognise.
 func httpsHost(field, raw string, required bool) (string, error) {
 	raw = strings.TrimSpace(raw)
+	const form = "an https URL with a host only, such as \"https://login.microsoftonline.com\" or \"https://127.0.0.1:8443\""
 	if raw == "" {
 		if required {
-			return "", configError("%s is required", field)
+			return "", configErrorHint("set it to "+form, "%s is required", field)
 		}
 		return "", nil
 	}
@@ -280,19 +287,31 @@ func httpsHost(field, raw string, required bool) (string, error) {
 	shown := shownURL(u, err)
 	switch {
 	case err != nil:
-		return "", configError("%s %q is not a URL", field, shown)
+		return "", configErrorHint("write "+form, "%s %q is not a URL", field, shown)
 	case !strings.EqualFold(u.Scheme, "https"):
-		return "", configError("%s %q must use https", field, shown)
+		return "", configErrorHint("write "+form+": tokens and secrets travel only over https", "%s %q must use https", field, shown)
 	case u.User != nil:
-		return "", configError("%s must not contain user info", field)
+		return "", configErrorHint("remove the user info (\"user:password@\"); credentials are passed to the constructor", "%s must not contain user info", field)
 	case u.Host == "" || u.Hostname() == "":
-		return "", configError("%s %q has no host", field, shown)
+		return "", configErrorHint("write "+form, "%s %q has no host", field, shown)
+	case strings.HasSuffix(u.Hostname(), "."):
+		return "", configErrorHint("remove the trailing dot: write \"https://"+strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")+"\"",
+			"%s %q ends with a dot", field, shown)
+	case strings.HasSuffix(u.Host, ":"):
+		return "", configErrorHint("remove the \":\" or give a port, as in \"https://"+strings.ToLower(u.Hostname())+":8443\"",
+			"%s %q has an empty port", field, shown)
 	case (u.Path != "" && u.Path != "/") || u.RawPath != "" || u.Opaque != "":
-		return "", configError("%s %q must be a host without a path", field, shown)
+		return "", configErrorHint("keep only the scheme and host, \"https://"+strings.ToLower(u.Host)+"\": entra adds the tenant and endpoint paths",
+			"%s %q must be a host without a path", field, shown)
 	case u.RawQuery != "" || u.ForceQuery:
-		return "", configError("%s %q must not have a query", field, shown)
+		return "", configErrorHint("remove the query: keep only \"https://"+strings.ToLower(u.Host)+"\"", "%s %q must not have a query", field, shown)
 	case u.Fragment != "" || strings.Contains(raw, "#"):
-		return "", configError("%s %q must not have a fragment", field, shown)
+		return "", configErrorHint("remove the fragment: keep only \"https://"+strings.ToLower(u.Host)+"\"", "%s %q must not have a fragment", field, shown)
+	}
+	if p := u.Port(); p != "" {
+		if n, perr := strconv.Atoi(p); perr != nil || n < 1 || n > 65535 {
+			return "", configErrorHint("use a port between 1 and 65535", "%s %q has an invalid port", field, shown)
+		}
 	}
 	return "https://" + strings.ToLower(u.Host), nil
 }

@@ -184,7 +184,7 @@ func TestRefreshWindowNeverWaits(t *testing.T) {
 	cred := m.secretCred(t, func(o *Options) { o.Clock = fc; o.FetchTimeout = 3 * time.Second })
 	ts := cred.TokenSource(t.Context(), m.apiScope())
 	first := mustToken(t, ts)
-	e := ts.(*tokenSource).e
+	e := ts.(*tokenSource).e.Load()
 
 	m.s.InjectFault(entratest.EndpointToken, entratest.Fault{Delay: time.Hour})
 	fc.Advance(31 * time.Minute) // emulator tokens live 1h: refresh at 30m
@@ -209,7 +209,7 @@ func TestRefreshWindowNeverWaits(t *testing.T) {
 		t.Fatal("after a failed refresh: got a new token, want the current one")
 	}
 	// The retry after the backoff succeeds.
-	fc.Advance(retryMax)
+	fc.Advance(refreshRetryMax)
 	mustToken(t, ts)
 	waitUntil(t, "the retry", func() bool { return !e.refreshing.Load() && mustToken(t, ts) != first })
 }
@@ -223,7 +223,7 @@ func TestExpiredTokenBlocksForANewOne(t *testing.T) {
 	m.s.InjectFault(entratest.EndpointToken, entratest.Fault{Status: 401}) // the refresh fails
 	fc.Advance(31 * time.Minute)
 	mustToken(t, ts)
-	waitUntil(t, "the refresh to fail", func() bool { return !ts.(*tokenSource).e.refreshing.Load() })
+	waitUntil(t, "the refresh to fail", func() bool { return !ts.(*tokenSource).e.Load().refreshing.Load() })
 	fc.Advance(30 * time.Minute) // past expiry
 	second := mustToken(t, ts)
 	if second == first {
@@ -259,7 +259,9 @@ func TestBadTokenResponses(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var logs bytes.Buffer
+			fc := newFakeClock(time.Now())
 			cred := m.secretCred(t, func(o *Options) {
+				o.Clock = fc
 				o.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			})
 			before := m.s.Count(entratest.EndpointToken)
@@ -277,7 +279,9 @@ func TestBadTokenResponses(t *testing.T) {
 					t.Errorf("secret or token leaked: %q", text)
 				}
 			}
-			// Nothing was cached: the next call asks Entra and succeeds.
+			// Nothing was cached: once the failure's retry time has passed,
+			// the next call asks Entra and succeeds.
+			fc.Advance(blockingRetryMax)
 			if _, err := cred.Token(t.Context(), m.apiScope()); err != nil {
 				t.Fatalf("after the fault: %v", err)
 			}
@@ -425,8 +429,10 @@ func TestNoSecretsInErrorsOrLogs(t *testing.T) {
 	const canaryToken = "CANARY-TOKEN-e41b22"
 	const canaryAssertion = "CANARY-ASSERTION-0d9e"
 	m := newEmu(t)
-	var logs bytes.Buffer
+	var logs syncBuffer
+	fc := newFakeClock(time.Now())
 	o := m.opts
+	o.Clock = fc
 	o.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var errs []error
 	collect := func(_ *oauth2.Token, err error) {
@@ -434,6 +440,7 @@ func TestNoSecretsInErrorsOrLogs(t *testing.T) {
 			t.Error("got no error")
 		}
 		errs = append(errs, err)
+		fc.Advance(blockingRetryMax) // past the remembered failure: the next call asks again
 	}
 
 	wrong, err := NewClientSecretCredential(m.demo.TenantID, m.demo.Daemon.ClientID, canarySecret, &o)
@@ -485,7 +492,7 @@ func TestNoSecretsInErrorsOrLogs(t *testing.T) {
 			t.Errorf("logs contain a canary %q", canary[:8])
 		}
 	}
-	if logs.Len() == 0 {
+	if logs.String() == "" {
 		t.Error("nothing was logged")
 	}
 }

@@ -65,9 +65,14 @@
 // Credential.Client returns an *http.Client whose Transport attaches the
 // token only to https requests for the scope's resource host, so a wrong
 // URL or a redirect never leaks it. For a resource that is not an https URL
-// (api://...) set Options.AllowedHosts to the API's host. The transport
-// also answers a claims challenge (401 with error="insufficient_claims")
-// once, with a fresh token carrying the claims.
+// (api://...) set Options.AllowedHosts to the API's host. The request's
+// context bounds the wait for a token. The transport also answers a claims
+// challenge (401 with error="insufficient_claims") with a fresh token
+// carrying the claims, retrying each request at most once; concurrent
+// challenges share one token request, a token that already carried the
+// claims is not replaced, and challenge-driven fetches are rate-limited
+// per entry, so a resource that challenges every call cannot multiply the
+// traffic to Entra.
 //
 // # Clouds
 //
@@ -82,35 +87,43 @@
 // # Caching
 //
 // A Credential caches one entry per normalized scope set. A TokenSource is
-// bound to its entry: at steady state Token is one atomic pointer load and
-// one flag check, with no lock, map lookup, clock read or allocation: a
-// few nanoseconds whatever the number of entries, where MSAL Go's own cache
-// hit costs about a microsecond and grows linearly with the number of
-// cached tokens (see bench_test.go). Timers, not callers, move an entry
-// through its phases:
+// bound to its entry: at steady state Token is two atomic pointer loads,
+// with no lock, map lookup, clock read or allocation: a few nanoseconds
+// whatever the number of entries, where MSAL Go's own cache hit costs
+// about a microsecond and grows linearly with the number of cached tokens
+// (see bench_test.go). Each entry has one state machine, described in
+// entry.go, with one timer for its next change:
 //
 //   - fresh: served from memory.
 //   - refresh, from Entra's refresh_in, else half the lifetime, and never
-//     later than 5 minutes before expiry: callers still get the current
-//     token at once while one background fetch per entry replaces it. If
-//     that fetch fails, the valid token keeps being served and the refresh
-//     is retried with jittered exponential backoff.
-//   - expired (30 s before the real expiry), or no token yet: callers wait,
-//     and all concurrent callers of an entry share one request to Entra.
+//     later than 5 minutes before expiry (margins shrink continuously for
+//     short-lived tokens; the time is jittered so instances sharing a Store
+//     do not refresh together): callers still get the current token at
+//     once while one background fetch per entry replaces it. If that fetch
+//     fails, the valid token keeps being served and the refresh is retried
+//     with jittered exponential backoff (10 s doubling to 5 minutes).
+//   - expired (up to 30 s before the real expiry), or no token yet: callers
+//     wait, and all concurrent callers of an entry share one request.
 //
-// Errors are never cached. Entries whose token expired and that nobody
-// used for Options.IdleTTL are dropped, and Options.MaxCacheEntries caps
-// their number (least recently used of a random sample goes first); a
-// TokenSource whose entry was dropped keeps working. Timers run on the
-// monotonic clock, which stops while a machine is suspended, so a sweep
-// re-checks every entry against the wall clock at least every 30 seconds:
-// after a resume, a token whose expiry passed during the sleep is replaced
-// within that time.
+// A failure is remembered: until its retry time (backoff from 1 s doubling
+// to a minute, or Entra's Retry-After up to 10 minutes) callers get the
+// same *Error at once, with RetryAfter saying when entra asks again, so an
+// outage or throttling does not turn every call into a request.
+//
+// Entries whose token expired and that nobody used for Options.IdleTTL are
+// dropped, and Options.MaxCacheEntries caps their number (the least
+// recently used of a random sample goes first, and its token and timer are
+// released at once); a TokenSource whose entry was dropped moves to the
+// live entry for its scopes. Timers run on the monotonic clock, which stops
+// while a machine is suspended, so the cache compares the wall clock every
+// second: after a resume, a token whose expiry passed during the sleep is
+// dropped within about a second. Credential.Close stops all of it.
 //
 // Options.Store optionally persists entries (one key per entry, never a
 // whole-cache blob) so a restart or another instance reuses a token; its
 // values hold access tokens, so it must protect them. A Store failure is
-// logged and never fails a call.
+// logged and never fails a call; each Store call has its own short budget
+// (Options.StoreTimeout) and saves run in the background.
 //
 // # Testing
 //

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -29,6 +30,10 @@ var (
 	ErrRedirect = errors.New("entra: token endpoint answered with a redirect")
 	// ErrConfig: the configuration given to entra is invalid.
 	ErrConfig = errors.New("entra: invalid configuration")
+	// ErrUntrustedHost: a request (typically to a token endpoint named by
+	// the authority's metadata) would have gone to a host outside the
+	// cloud's authority hosts; nothing was sent.
+	ErrUntrustedHost = errors.New("entra: request to a host outside the cloud's authority hosts not sent")
 )
 
 // maxDescription caps Error.Description (in bytes) so that an oversized or
@@ -63,6 +68,12 @@ type Error struct {
 	Timestamp     string
 	// Hint says what to do next, when the failure is a known one.
 	Hint string
+	// RetryAfter is how long to wait before entra (or the caller) should
+	// ask Entra again for this token: from a 429 or 503 answer's
+	// Retry-After (or Retry-After-Ms) header, or what remains of the wait
+	// when the request was not sent because of it; at most 10 minutes. 0
+	// when unknown.
+	RetryAfter time.Duration
 	// Err is the cause: a sentinel of this package, a context error, an
 	// *entrahttp.ResponseError, a network error, or nil.
 	Err error
@@ -92,6 +103,10 @@ func (e *Error) Error() string {
 		}
 		b.WriteByte('(')
 		for i, c := range e.AADSTS {
+			if i == maxCodes {
+				b.WriteString(", …")
+				break
+			}
 			if i > 0 {
 				b.WriteString(", ")
 			}
@@ -117,11 +132,42 @@ func (e *Error) Error() string {
 	} else if !wrote {
 		b.WriteString("failed")
 	}
+	if e.RetryAfter > 0 {
+		b.WriteString(" (retry in ")
+		b.WriteString(roundWait(e.RetryAfter))
+		b.WriteByte(')')
+	}
 	if e.Hint != "" {
 		b.WriteString(" — hint: ")
 		b.WriteString(oneLine(e.Hint, 2*maxDescription))
 	}
 	return b.String()
+}
+
+// roundWait formats a wait: whole seconds from one second up,
+// milliseconds below ("2m0s", "250ms").
+func roundWait(d time.Duration) string {
+	if d >= time.Second {
+		return d.Round(time.Second).String()
+	}
+	return d.Round(time.Millisecond).String()
+}
+
+// GoString makes %#v print e's fields with the cause shown by type only:
+// the fields are cleaned when e is built, and a cause's own fields are
+// never printed.
+func (e *Error) GoString() string {
+	if e == nil {
+		return "(*entra.Error)(nil)"
+	}
+	cause := "nil"
+	if e.Err != nil {
+		cause = fmt.Sprintf("%T", e.Err)
+	}
+	return fmt.Sprintf("&entra.Error{Op:%q, StatusCode:%d, Code:%q, AADSTS:%#v, Description:%q, TraceID:%q, "+
+		"CorrelationID:%q, Timestamp:%q, Hint:%q, RetryAfter:%d, Err:%s}",
+		e.Op, e.StatusCode, e.Code, e.AADSTS, e.Description, e.TraceID,
+		e.CorrelationID, e.Timestamp, e.Hint, e.RetryAfter, cause)
 }
 
 // causeText is the text of a cause, with a redundant "entra: " prefix of
@@ -195,4 +241,143 @@ func oneLine(s string, max int) string {
 		cut--
 	}
 	return strings.TrimSpace(s[:cut]) + "…"
+}
+
+// minOpaque is the length from which a random-looking word of token
+// characters is treated as a credential.
+const minOpaque = 32
+
+// redactOpaque replaces every word that looks like a credential with
+// "[redacted]": a JWT, or a run of at least minOpaque token characters
+// (base64, base64url, hex, JWT and percent-escape alphabets) that looks
+// random. GUIDs (whole or cut), words, hosts, URLs and scopes are kept.
+// Server-supplied text is untrusted: it may echo a token or assertion
+// that redactSecrets was not told about.
+func redactOpaque(s string) string {
+	var b strings.Builder
+	last := 0
+	for i := 0; i < len(s); {
+		if !isTokenChar(s[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(s) && isTokenChar(s[j]) {
+			j++
+		}
+		if looksOpaque(s[i:j]) {
+			b.WriteString(s[last:i])
+			b.WriteString(redactedMark)
+			last = j
+		}
+		i = j
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+func isTokenChar(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-_.~+/=%\\", c) >= 0
+}
+
+// looksOpaque reports whether a run of token characters is a JWT or has,
+// outside GUIDs, a piece of minOpaque or more characters that is all hex
+// or whose letters and digits change class (upper, lower, digit) at 30%
+// or more of adjacent pairs: random base64 does so at about 60%, words,
+// host names and paths far less.
+func looksOpaque(w string) bool {
+	if looksLikeJWT(w) {
+		return true
+	}
+	if len(w) < minOpaque {
+		return false
+	}
+	start := 0
+	for i := 0; i <= len(w); {
+		end := i
+		if i < len(w) {
+			end = guidAt(w, i)
+		}
+		if i == len(w) || end > i {
+			if piece := w[start:i]; len(piece) >= minOpaque && randomLooking(piece) {
+				return true
+			}
+			if i == len(w) {
+				break
+			}
+			i, start = end, end
+			continue
+		}
+		i++
+	}
+	return false
+}
+
+// randomLooking scores the letters and digits of piece (see looksOpaque).
+func randomLooking(piece string) bool {
+	class := func(c byte) int {
+		switch {
+		case 'a' <= c && c <= 'z':
+			return 1
+		case 'A' <= c && c <= 'Z':
+			return 2
+		case '0' <= c && c <= '9':
+			return 3
+		}
+		return 0
+	}
+	alnum, changes, prev, hex := 0, 0, 0, true
+	for i := 0; i < len(piece); i++ {
+		c := piece[i]
+		k := class(c)
+		if k == 0 {
+			continue
+		}
+		hex = hex && isHex(c)
+		if prev != 0 && k != prev {
+			changes++
+		}
+		prev = k
+		alnum++
+	}
+	if alnum < minOpaque*3/4 {
+		return false
+	}
+	return hex && alnum >= minOpaque || 10*changes >= 3*(alnum-1)
+}
+
+// guidAt returns the end of a GUID (8-4-4-4-12 hex digits, the last group
+// possibly cut short) starting at w[i], or i.
+func guidAt(w string, i int) int {
+	j := i
+	for g, n := range []int{8, 4, 4, 4, 12} {
+		if g > 0 {
+			if j >= len(w) || w[j] != '-' {
+				return i
+			}
+			j++
+		}
+		k := 0
+		for k < n && j < len(w) {
+			if !isHex(w[j]) {
+				break
+			}
+			j, k = j+1, k+1
+		}
+		if k < n && (g < 4 || k == 0) {
+			return i
+		}
+	}
+	return j
+}
+
+func isHex(c byte) bool { return strings.IndexByte("0123456789abcdefABCDEF", c) >= 0 }
+
+// looksLikeJWT reports whether w contains a compact JWS/JWE ("eyJ...").
+func looksLikeJWT(w string) bool {
+	i := strings.Index(w, "eyJ")
+	return i >= 0 && strings.Count(w[i:], ".") >= 1 && len(w)-i > 20
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestErrorString(t *testing.T) {
@@ -23,6 +25,10 @@ func TestErrorString(t *testing.T) {
 		{"cause text", &Error{Op: "scope", Code: "invalid_scope", Err: ErrNoScopes}, []string{"entra: scope: invalid_scope: no scopes"}},
 		{"empty", &Error{}, []string{"entra: failed"}},
 		{"codes only", &Error{AADSTS: []int{1, 2}}, []string{"entra: (AADSTS1, AADSTS2)"}},
+		{"retry after", &Error{Op: "token", StatusCode: 429, Code: "throttled", Description: "Entra answered HTTP 429", RetryAfter: 118 * time.Second, Hint: "wait"},
+			[]string{"entra: token: throttled: Entra answered HTTP 429 (retry in 1m58s) — hint: wait"}},
+		{"retry after, sub-second", &Error{Op: "token", Code: "throttled", RetryAfter: 250 * time.Millisecond}, []string{"throttled (retry in 250ms)"}},
+		{"many codes", &Error{AADSTS: []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}}, []string{"AADSTS8, …)"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -80,6 +86,24 @@ func TestErrorUnwrapAndHasCode(t *testing.T) {
 	}
 }
 
+// %#v shows the fields and only the type of the cause (defect 21).
+func TestErrorGoString(t *testing.T) {
+	cause := &url.Error{Op: "Post", URL: "https://h/t", Err: errors.New("raw server text sEcReT")}
+	e := &Error{Op: "token", StatusCode: 503, Code: "server_error", AADSTS: []int{1}, Description: "d", RetryAfter: time.Second, Err: cause}
+	got := fmt.Sprintf("%#v", e)
+	want := `&entra.Error{Op:"token", StatusCode:503, Code:"server_error", AADSTS:[]int{1}, Description:"d", TraceID:"", ` +
+		`CorrelationID:"", Timestamp:"", Hint:"", RetryAfter:1000000000, Err:*url.Error}`
+	if got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	if got := fmt.Sprintf("%#v", struct{ E *Error }{e}); strings.Contains(got, "sEcReT") {
+		t.Errorf("nested %%#v shows the cause's text: %s", got)
+	}
+	if got := fmt.Sprintf("%#v", (*Error)(nil)); got != "(*entra.Error)(nil)" {
+		t.Errorf("nil: got %s", got)
+	}
+}
+
 func TestScopeError(t *testing.T) {
 	e := scopeError(ErrMultipleResources, []int{28000}, "scopes %q and %q name two resources", "a/.default", "b/.default")
 	if e.Op != "scope" || e.Code != "invalid_scope" {
@@ -120,6 +144,8 @@ func TestHints(t *testing.T) {
 		{50173, []string{"sign in again"}},
 		{54005, []string{"already redeemed"}},
 		{501481, []string{"verifier"}},
+		{90055, []string{"throttl", "Retry-After"}},
+		{50196, []string{"loop", "cache"}},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.code), func(t *testing.T) {

@@ -146,26 +146,54 @@ func ExampleCredential_Client() {
 }
 
 func ExampleCredential_Graph() {
-	// A credential for a tenant in the China cloud: Graph requests go to
-	// that cloud's Graph, with a token for it; a path cannot leave it.
-	cred, err := entra.NewClientSecretCredential("contoso.partner.onmschina.cn", "00000000-0000-0000-0000-000000000001", "secret",
-		&entra.Options{Cloud: entra.China})
+	// The emulator serves a minimal Microsoft Graph (GraphURL). A Cloud
+	// whose GraphURL is the emulator's sends Graph calls there; the token's
+	// audience is still Graph's, as real Graph requires. Against real
+	// Entra, Options.Cloud (e.g. entra.China) alone picks the right Graph.
+	srv, demo, _ := startEmulator()
+	defer srv.Close()
+	cloud, err := entra.NewCloud(entra.CloudConfig{
+		Name:          "emulated-public",
+		AuthorityHost: srv.URL,
+		GraphURL:      srv.GraphURL(),
+		IssuerHostV1:  "sts.windows.net",
+		IssuerHostV2:  "login.microsoftonline.com",
+	})
 	if err != nil {
 		log.Fatal(err)
 	}
-	g := cred.Graph(context.Background())
-	req, err := g.NewRequest(context.Background(), http.MethodGet, "/v1.0/users?$top=5", nil)
+	cred, err := entra.NewClientSecretCredential(demo.TenantID, demo.Daemon.ClientID, demo.Daemon.ClientSecret,
+		&entra.Options{Cloud: cloud, HTTPClient: srv.Client(), DisableInstanceDiscovery: true})
 	if err != nil {
 		log.Fatal(err)
 	}
-	// g.Do(req) would send it with the token.
-	fmt.Println(req.URL)
-	fmt.Println(g.Scope())
-	_, err = g.NewRequest(context.Background(), http.MethodGet, "https://graph.microsoft.com/v1.0/users", nil)
+	ctx := context.Background()
+	g := cred.Graph(ctx)
+	req, err := g.NewRequest(ctx, http.MethodGet, "/v1.0/users?$select=displayName,userPrincipalName", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp, err := g.Do(req) // with an app-only token holding User.Read.All
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var users struct {
+		Value []struct{ DisplayName, UserPrincipalName string }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&users); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(resp.StatusCode)
+	for _, u := range users.Value {
+		fmt.Println(u.DisplayName, u.UserPrincipalName)
+	}
+	// A path cannot leave the cloud's Graph.
+	_, err = g.NewRequest(ctx, http.MethodGet, "https://graph.microsoft.com/v1.0/users", nil)
 	fmt.Println(err != nil)
 	// Output:
-	// https://microsoftgraph.chinacloudapi.cn/v1.0/users?$top=5
-	// https://microsoftgraph.chinacloudapi.cn/.default
+	// 200
+	// Alice Demo alice@contoso.onmicrosoft.com
 	// true
 }
 

@@ -42,32 +42,32 @@ func (g *GraphClient) HTTPClient() *http.Client { return g.client }
 // "config"). ctx becomes the request's context.
 func (g *GraphClient) NewRequest(ctx context.Context, method, path string, body io.Reader) (*http.Request, error) {
 	if g.base == "" {
-		return nil, configError("the credential's cloud has no Microsoft Graph URL (set CloudConfig.GraphURL)")
+		return nil, configErrorHint("build the cloud with NewCloud and set CloudConfig.GraphURL, e.g. \"https://graph.microsoft.com\"", "the credential's cloud has no Microsoft Graph URL (set CloudConfig.GraphURL)")
 	}
 	rel, err := url.Parse(path)
 	if err != nil || rel.Scheme != "" || rel.Host != "" || rel.User != nil || strings.HasPrefix(path, "//") ||
 		strings.ContainsAny(path, "\\\r\n") || rel.Fragment != "" {
-		return nil, configError("Graph path %q must be relative, such as /v1.0/users", path)
+		return nil, configErrorHint("pass a path below the Graph base URL, such as \"/v1.0/users\"; the host comes from the credential's cloud", "Graph path %q must be relative, such as /v1.0/users", path)
 	}
 	for _, seg := range strings.Split(rel.Path, "/") {
 		if seg == ".." || seg == "." {
-			return nil, configError("Graph path %q must not contain . or .. segments", path)
+			return nil, configErrorHint("pass a clean path such as \"/v1.0/users/{id}\", without \".\" or \"..\" segments", "Graph path %q must not contain . or .. segments", path)
 		}
 	}
 	u, err := url.Parse(g.base + "/" + strings.TrimLeft(rel.EscapedPath(), "/"))
 	if err != nil {
-		return nil, configError("Graph path %q is invalid", path)
+		return nil, configErrorHint("pass a path such as \"/v1.0/users?$top=5\"; escape user-supplied segments with url.PathEscape", "Graph path %q is invalid", path)
 	}
 	u.RawQuery = rel.RawQuery
 	if base, _ := url.Parse(g.base); base == nil || u.Host != base.Host || u.Scheme != base.Scheme {
-		return nil, configError("Graph path %q leaves %s", path, g.base)
+		return nil, configErrorHint("pass a path that stays below the Graph base URL; never build it from untrusted input without url.PathEscape", "Graph path %q leaves %s", path, g.base)
 	}
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
 	if err != nil {
-		return nil, configError("cannot build a Graph request: invalid method %q", method)
+		return nil, configErrorHint("use an HTTP method such as http.MethodGet or http.MethodPost", "cannot build a Graph request: invalid method %q", method)
 	}
 	return req, nil
 }

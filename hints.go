@@ -66,6 +66,12 @@ func hint(code int) string {
 		return "the authority host is not a known Entra instance: check the cloud/authority host or disable instance discovery"
 	case 700022:
 		return "the scopes name more than one resource: request each resource separately"
+	case 90055:
+		return "the tenant is being throttled for too many requests: wait as long as Retry-After says, " +
+			"then lower the token request rate (reuse one Credential so tokens are cached)"
+	case 50196:
+		return "Entra detected a loop of token requests: cache tokens (reuse one Credential and its TokenSource) " +
+			"instead of asking for a new token on every call"
 	}
 	return ""
 }

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	msalerrors "github.com/AzureAD/microsoft-authentication-library-for-go/apps/errors"
 
@@ -22,12 +23,30 @@ import (
 // maxErrorBody caps how much of an error response is parsed.
 const maxErrorBody = 64 << 10
 
-// fromFlowError is the one place where errors from flows (MSAL Go and the
-// HTTP client under it) become *Error. It never uses MSAL's error text,
-// which can embed a raw token response: it builds the message from parsed
-// fields and keeps as cause only errors whose text is known to be safe.
-// Context errors stay reachable: errors.Is(err, context.Canceled) holds.
+// maxCodes caps Error.AADSTS: Entra sends one or two codes; a hostile list
+// of thousands would make a 100 KB error line.
+const maxCodes = 8
+
+// fromFlowError is fromFlowErrorRedacting with no secrets to remove.
 func fromFlowError(op string, err error) error {
+	return fromFlowErrorRedacting(op, err, nil)
+}
+
+// fromFlowErrorRedacting is the one place where errors from flows (MSAL
+// Go and the HTTP client under it) become *Error. It never uses MSAL's
+// error text, which can embed a raw token response: it builds the message
+// from parsed fields and keeps as cause only errors whose text is known to
+// be safe. Every server-supplied string (error, error_description,
+// trace_id, correlation_id, timestamp, suberror, network error text) is
+// treated as untrusted and scrubbed whole before it is cut or used:
+// secrets (the client secret and every client assertion sent in the
+// fetch) are removed in every encoding (redactSecrets), so are values of
+// credential-named fields (redactKeyed) and random-looking words
+// (redactOpaque); codes and IDs must have their expected shape, and at
+// most maxCodes AADSTS codes are kept. claims is not read. RetryAfter
+// comes from a 429/503 answer's headers or the HTTP client's throttle.
+// Context errors stay reachable: errors.Is(err, context.Canceled) holds.
+func fromFlowErrorRedacting(op string, err error, secrets []string) error {
 	if err == nil {
 		return nil
 	}
@@ -35,16 +54,17 @@ func fromFlowError(op string, err error) error {
 	if errors.As(err, &own) {
 		return own
 	}
+	sc := newScrubber(secrets)
 	var re *entrahttp.ResponseError
 	if errors.As(err, &re) {
-		return fromResponseError(op, re)
+		return fromResponseError(op, sc.response(re), sc)
 	}
 	var ce msalerrors.CallErr
 	if errors.As(err, &ce) && ce.Resp != nil {
-		return fromCallErr(op, ce.Resp)
+		return fromCallErr(op, ce.Resp, sc)
 	}
 	if pce := (*msalerrors.CallErr)(nil); errors.As(err, &pce) && pce != nil && pce.Resp != nil {
-		return fromCallErr(op, pce.Resp)
+		return fromCallErr(op, pce.Resp, sc)
 	}
 	if errors.Is(err, context.Canceled) {
 		return &Error{Op: op, Code: "canceled", Description: "the request was canceled before Entra answered", Err: context.Canceled}
@@ -55,40 +75,54 @@ func fromFlowError(op string, err error) error {
 			Err:  context.DeadlineExceeded}
 	}
 	if errors.Is(err, flows.ErrConfig) {
-		return &Error{Op: "config", Code: "invalid_config", Description: oneLine(err.Error(), maxDescription), Err: ErrConfig}
+		return &Error{Op: "config", Code: "invalid_config", Description: sc.line(err.Error(), maxDescription), Err: ErrConfig}
 	}
 	if ne := netCause(err); ne != nil {
-		return &Error{Op: op, Code: "transport", Description: oneLine(ne.Error(), maxDescription),
-			Hint: "check network connectivity, proxy and TLS trust for the authority host", Err: ne}
+		return &Error{Op: op, Code: "transport", Description: sc.line(ne.Error(), maxDescription),
+			Hint: "check network connectivity, proxy and TLS trust for the authority host", Err: sc.cause(ne)}
 	}
 	return fromMSALText(op, err)
 }
 
-// fromResponseError maps a refusal of the hardened HTTP client.
-func fromResponseError(op string, re *entrahttp.ResponseError) *Error {
-	e := &Error{Op: op, StatusCode: re.StatusCode, Description: oneLine(re.Detail, maxDescription)}
+// fromResponseError maps a refusal of the hardened HTTP client; re is
+// already scrubbed.
+func fromResponseError(op string, re *entrahttp.ResponseError, sc scrubber) *Error {
+	e := &Error{Op: op, StatusCode: re.StatusCode, Description: sc.line(re.Detail, maxDescription)}
 	switch re.Kind {
 	case entrahttp.KindRedirect:
 		e.Code = "redirect"
-		e.Description = oneLine(re.Error(), maxDescription)
+		e.Description = sc.line(re.Error(), maxDescription)
 		e.Hint = "entra never follows a redirect from the token endpoint (it would resend the client credential): " +
 			"check the authority host and any proxy in between"
 		e.Err = fmt.Errorf("%w: %w", ErrRedirect, re)
 	case entrahttp.KindThrottled:
 		e.Code = "throttled"
-		e.Hint = "Entra answered 429 (too many requests) moments ago: reduce the token request rate " +
-			"(reuse one Credential and its TokenSource so tokens are cached)"
+		if re.StatusCode == http.StatusServiceUnavailable {
+			e.Code = "temporarily_unavailable"
+		}
+		e.Description = "Entra answered HTTP " + strconv.Itoa(re.StatusCode) +
+			" asking to wait; no request is sent to it until the wait ends"
+		e.RetryAfter = re.RetryAfter
+		e.Hint = "Entra asked this client to wait (Retry-After): retry after RetryAfter; if it recurs, reduce the " +
+			"token request rate (reuse one Credential and its TokenSource so tokens are cached)"
 		e.Err = re
+	case entrahttp.KindUntrustedHost:
+		e.Code = "untrusted_host"
+		e.Description = sc.line("a request to "+re.URL+" was not sent: the host is not one of the cloud's authority hosts", maxDescription)
+		e.Hint = "the token endpoint (from the authority's metadata) names a host outside the cloud, so the client " +
+			"credential was not sent there: check the authority host and the Cloud, and add the host to the cloud's " +
+			"aliases only if it is genuinely an Entra host"
+		e.Err = fmt.Errorf("%w: %w", ErrUntrustedHost, re)
 	case entrahttp.KindRetriesExhausted:
 		e.Code = "unavailable"
 		if ne := netCause(re.Err); ne != nil {
-			e.Description = oneLine("network error on every attempt: "+ne.Error(), maxDescription)
+			e.Description = sc.line("network error on every attempt: "+ne.Error(), maxDescription)
 		}
 		e.Hint = "check network connectivity, proxy and TLS trust for the authority host"
 		e.Err = re
 	default:
 		e.Code = "invalid_response"
-		e.Description = oneLine(re.Kind.String()+": "+re.Detail, maxDescription)
+		e.Description = sc.line(re.Kind.String()+": "+re.Detail, maxDescription)
 		e.Hint = "the answer was not a valid Entra token response: check the authority host and any proxy " +
 			"or TLS-inspecting middlebox in between"
 		e.Err = fmt.Errorf("%w: %w", ErrInvalidResponse, re)
@@ -108,9 +142,9 @@ type entraErrorBody struct {
 }
 
 // fromCallErr maps a non-2xx answer that MSAL reported, from the response
-// status and parsed body only.
-func fromCallErr(op string, resp *http.Response) *Error {
-	e := &Error{Op: op, StatusCode: resp.StatusCode}
+// status, headers and parsed body only.
+func fromCallErr(op string, resp *http.Response, sc scrubber) *Error {
+	e := &Error{Op: op, StatusCode: resp.StatusCode, RetryAfter: retryAfterOf(resp)}
 	var body []byte
 	if resp.Body != nil {
 		body, _ = io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
@@ -121,19 +155,22 @@ func fromCallErr(op string, resp *http.Response) *Error {
 	if json.Unmarshal(body, &b) != nil {
 		b = lenientErrorBody(body)
 	}
-	e.Code = safeCode(b.Error)
-	e.AADSTS = b.Codes
+	// Scrub every server string whole, before it is cut or used.
+	desc := sc.text(b.Description)
+	subError := sc.text(b.SubError)
+	e.Code = safeCode(sc.text(b.Error))
+	e.AADSTS = capCodes(b.Codes)
 	if len(e.AADSTS) == 0 {
-		if c, _, ok := leadingAADSTS(b.Description); ok {
+		if c, _, ok := leadingAADSTS(desc); ok {
 			e.AADSTS = []int{c}
 		}
 	}
-	e.Description = cleanDescription(b.Description)
-	e.TraceID = safeID(b.TraceID)
-	e.CorrelationID = safeID(b.CorrelationID)
-	e.Timestamp = safeID(b.Timestamp)
+	e.Description = sc.line(desc, maxDescription)
+	e.TraceID = safeGUID(sc.text(b.TraceID))
+	e.CorrelationID = safeGUID(sc.text(b.CorrelationID))
+	e.Timestamp = safeTimestamp(sc.text(b.Timestamp))
 	e.Hint = hintFor(e.AADSTS)
-	if e.Hint == "" && strings.EqualFold(b.SubError, "consent_required") {
+	if e.Hint == "" && strings.EqualFold(subError, "consent_required") {
 		e.Hint = hint(65001)
 	}
 	if e.Code == "" && e.Description == "" {
@@ -159,6 +196,38 @@ func fromCallErr(op string, resp *http.Response) *Error {
 	return e
 }
 
+// retryAfterOf reads Retry-After (or its -Ms variants) of a 429 or 503
+// answer, capped at entrahttp.MaxThrottle; 0 when absent. An HTTP date is
+// measured from the answer's own Date header when it has one.
+func retryAfterOf(resp *http.Response) time.Duration {
+	if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable {
+		return 0
+	}
+	ref := time.Now()
+	if t, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
+		ref = t
+	}
+	d, ok := entrahttp.RetryAfter(resp.Header, ref)
+	if !ok {
+		return 0
+	}
+	return min(d, entrahttp.MaxThrottle)
+}
+
+// capCodes keeps at most maxCodes sane AADSTS codes (0 <= c < 10^9).
+func capCodes(codes []int) []int {
+	var out []int
+	for _, c := range codes {
+		if c >= 0 && c < 1e9 {
+			out = append(out, c)
+			if len(out) == maxCodes {
+				break
+			}
+		}
+	}
+	return out
+}
+
 // lenientErrorBody salvages the string fields of a body whose error_codes
 // (or another field) has an unexpected type.
 func lenientErrorBody(body []byte) entraErrorBody {
@@ -177,28 +246,6 @@ func lenientErrorBody(body []byte) entraErrorBody {
 		TraceID: str("trace_id"), CorrelationID: str("correlation_id"), Timestamp: str("timestamp"), SubError: str("suberror")}
 }
 
-// cleanDescription keeps the first line of error_description, drops any
-// JWT-looking word and caps the length.
-func cleanDescription(s string) string {
-	s = firstLine(s, 4*maxDescription)
-	if s == "" {
-		return ""
-	}
-	words := strings.Fields(s)
-	for i, w := range words {
-		if looksLikeJWT(w) {
-			words[i] = "[redacted]"
-		}
-	}
-	return oneLine(strings.Join(words, " "), maxDescription)
-}
-
-// looksLikeJWT reports whether w contains a compact JWS/JWE ("eyJ...").
-func looksLikeJWT(w string) bool {
-	i := strings.Index(w, "eyJ")
-	return i >= 0 && strings.Count(w[i:], ".") >= 1 && len(w)-i > 20
-}
-
 // leadingAADSTS reads the code from "AADSTS7000215: ..." and returns the
 // text after the number.
 func leadingAADSTS(desc string) (code int, rest string, ok bool) {
@@ -214,27 +261,39 @@ func leadingAADSTS(desc string) (code int, rest string, ok bool) {
 	return c, rest[n:], err == nil
 }
 
-// safeCode keeps an OAuth error value only if it looks like one.
+// safeCode keeps an OAuth error value only if it looks like Entra's:
+// lower-case letters, digits and underscores, at most 64 bytes. (RFC 6749
+// allows more, but no Entra value uses it, and a value that does could be
+// an echoed secret.)
 func safeCode(s string) string {
 	if len(s) > 64 {
 		return ""
 	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.') {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_') {
 			return ""
 		}
 	}
 	return s
 }
 
-// safeID keeps a trace/correlation ID or timestamp only if it is short and
-// made of ID/date characters.
-func safeID(s string) string {
-	if len(s) > 64 {
+// safeGUID keeps a trace or correlation ID only if it is a GUID, the form
+// Entra uses for both.
+func safeGUID(s string) string {
+	if len(s) != 36 || guidAt(s, 0) != 36 {
 		return ""
 	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-:. ", r)) {
+	return s
+}
+
+// safeTimestamp keeps a timestamp only if it is short and made of date
+// characters ("2022-03-02 18:25:26Z").
+func safeTimestamp(s string) string {
+	if len(s) > 40 || s == "" || s[0] < '0' || s[0] > '9' {
+		return ""
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || strings.IndexByte("-:. TZ+", c) >= 0) {
 			return ""
 		}
 	}
@@ -294,3 +353,32 @@ func fromMSALText(op string, err error) *Error {
 	}
 	return &Error{Op: op, Code: "msal_error", Description: "MSAL Go failed (message withheld: it may contain token data)"}
 }
+
+// response returns re with its URL, Detail and cause scrubbed (re itself
+// when nothing changes).
+func (sc scrubber) response(re *entrahttp.ResponseError) *entrahttp.ResponseError {
+	cp := *re
+	cp.Detail = sc.text(re.Detail)
+	cp.Err = sc.cause(re.Err)
+	if u, err := url.Parse(re.URL); err == nil {
+		u.RawQuery, u.Fragment, u.User = "", "", nil
+		cp.URL = sc.text(u.String())
+	} else {
+		cp.URL = ""
+	}
+	// Texts, not errors, are compared: an error's type may not be comparable.
+	if cp.Detail == re.Detail && cp.URL == re.URL && (re.Err == nil || cp.Err.Error() == re.Err.Error()) {
+		return re
+	}
+	return &cp
+}
+
+// scrubbedError stands for a cause whose text had to be scrubbed: the
+// original is dropped, since it holds what was removed.
+type scrubbedError struct {
+	msg string
+	ctx error // context.Canceled or DeadlineExceeded when the original was one
+}
+
+func (e *scrubbedError) Error() string { return e.msg }
+func (e *scrubbedError) Unwrap() error { return e.ctx }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -266,5 +268,100 @@ func TestFromFlowErrorMSALText(t *testing.T) {
 	}
 	if fromFlowError("token", nil) != nil {
 		t.Errorf("nil error mapped to non-nil")
+	}
+}
+
+// Error.RetryAfter comes from the answer's headers, and from the HTTP
+// client's throttle on the next call (defect 20).
+func TestFromFlowErrorRetryAfter(t *testing.T) {
+	tests := []struct {
+		name      string
+		status    int
+		headers   map[string]string
+		want      time.Duration
+		wantText  string
+		throttled bool // the next call is refused by the throttle
+	}{
+		{"429 Retry-After 120", 429, map[string]string{"Retry-After": "120"}, 2 * time.Minute, "retry in 2m0s", true},
+		{"503 Retry-After-Ms", 503, map[string]string{"Retry-After-Ms": "30000"}, 30 * time.Second, "retry in 30s", true},
+		{"429 huge capped", 429, map[string]string{"x-ms-retry-after-ms": "99999999999"}, entrahttp.MaxThrottle, "retry in 10m0s", true},
+		{"503 without", 503, nil, 0, "", false},
+		{"400 ignored", 400, map[string]string{"Retry-After": "120"}, 0, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := echoAuthority(t, func(string) (int, map[string]string, string) {
+				return tt.status, tt.headers, `{"error":"temporarily_unavailable","error_description":"busy"}`
+			})
+			hc := entrahttp.New(entrahttp.Options{Base: srv.Client(), MaxAttempts: 1})
+			e := echoToken(t, srv, hc)
+			if e.RetryAfter != tt.want || e.StatusCode != tt.status {
+				t.Errorf("got RetryAfter %v status %d, want %v %d", e.RetryAfter, e.StatusCode, tt.want, tt.status)
+			}
+			if tt.wantText != "" && !strings.Contains(e.Error(), tt.wantText) {
+				t.Errorf("got %q, want it to contain %q", e.Error(), tt.wantText)
+			}
+			e = echoToken(t, srv, hc)
+			var re *entrahttp.ResponseError
+			if got := errors.As(e, &re) && re.Kind == entrahttp.KindThrottled; got != tt.throttled {
+				t.Fatalf("second call: got %#v, want throttled %v", e, tt.throttled)
+			}
+			if !tt.throttled {
+				return
+			}
+			if e.StatusCode != tt.status || e.RetryAfter <= 0 || e.RetryAfter > tt.want || !strings.Contains(e.Error(), "retry in ") {
+				t.Errorf("second call: got %q (status %d, RetryAfter %v), want the remembered %d with a wait", e, e.StatusCode, e.RetryAfter, tt.status)
+			}
+		})
+	}
+}
+
+// A hostile AADSTS list is capped (defect 12).
+func TestFromFlowErrorCodesCapped(t *testing.T) {
+	codes := make([]string, 8000)
+	for i := range codes {
+		codes[i] = strconv.Itoa(7000000 + i)
+	}
+	body := `{"error":"invalid_request","error_codes":[-1,99999999999,` + strings.Join(codes, ",") + `],"error_description":"x"}`
+	err := fromFlowError("token", callErr(400, body))
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("got %T, want *Error", err)
+	}
+	if len(e.AADSTS) != maxCodes || e.AADSTS[0] != 7000000 {
+		t.Errorf("got %d codes starting %v, want %d starting 7000000", len(e.AADSTS), e.AADSTS[:1], maxCodes)
+	}
+	if n := len(err.Error()); n > 600 {
+		t.Errorf("Error() has %d bytes, want a short line", n)
+	}
+	long := &Error{Op: "token", AADSTS: make([]int, 100)}
+	if n := len(long.Error()); n > 200 {
+		t.Errorf("Error() of a hand-built 100-code error has %d bytes", n)
+	}
+}
+
+func TestFromFlowErrorUntrustedHost(t *testing.T) {
+	srv := echoAuthority(t, func(string) (int, map[string]string, string) { return 200, nil, "{}" })
+	hc := entrahttp.New(entrahttp.Options{Base: srv.Client(), TrustedHosts: []string{"login.microsoftonline.com"}})
+	e := echoToken(t, srv, hc)
+	if e.Code != "untrusted_host" || !errors.Is(e, ErrUntrustedHost) || e.Hint == "" {
+		t.Errorf("got %#v, want Code untrusted_host wrapping ErrUntrustedHost", e)
+	}
+}
+
+// Network error text can quote bytes a server sent (net/http's
+// "malformed HTTP response"): it is scrubbed, in the text and the cause.
+func TestFromFlowErrorNetworkTextScrubbed(t *testing.T) {
+	raw := &url.Error{Op: "Post", URL: "https://h/t/oauth2/v2.0/token?client_secret=" + url.QueryEscape(testSecret),
+		Err: errors.New(`net/http: malformed HTTP response "` + testSecret + `"`)}
+	err := fromFlowErrorRedacting("token", fmt.Errorf("server response error:\n %w", raw), []string{testSecret})
+	var e *Error
+	if !errors.As(err, &e) || e.Code != "transport" {
+		t.Fatalf("got %v, want a transport *Error", err)
+	}
+	for _, text := range []string{e.Error(), e.Description, e.Err.Error(), fmt.Sprintf("%#v", e)} {
+		if l := leak(text, testSecret); l != "" {
+			t.Errorf("%q holds the %s secret", text, l)
+		}
 	}
 }

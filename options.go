@@ -11,6 +11,7 @@ const (
 	defaultFetchTimeout    = 30 * time.Second
 	defaultMaxCacheEntries = 10000
 	defaultIdleTTL         = 30 * time.Minute
+	defaultStoreTimeout    = 500 * time.Millisecond
 )
 
 // Options configures a Credential. The zero value (or a nil *Options) works:
@@ -38,6 +39,12 @@ type Options struct {
 	// that protects them at rest. Store failures are logged and ignored.
 	Store Store
 
+	// StoreTimeout bounds each Store call, separately from FetchTimeout: a
+	// Load that takes longer counts as a miss (entra asks Entra), and saves
+	// run in the background, so a slow Store never delays a caller by more
+	// than this. 0 means 500 milliseconds.
+	StoreTimeout time.Duration
+
 	// DisableInstanceDiscovery skips MSAL's instance discovery call; needed
 	// for authority hosts Microsoft does not know, such as an emulator.
 	DisableInstanceDiscovery bool
@@ -51,8 +58,10 @@ type Options struct {
 	FetchTimeout time.Duration
 
 	// MaxCacheEntries caps the number of scope sets cached by one
-	// Credential; beyond it, a least recently used entry (of a small
-	// random sample) is evicted. 0 means 10,000.
+	// Credential; beyond it, the least recently used entry of a small
+	// random sample is evicted, and its token and timer are released at
+	// once. A TokenSource that still holds an evicted entry moves to the
+	// live one. 0 means 10,000.
 	MaxCacheEntries int
 
 	// IdleTTL is how long an entry whose token has expired and which nobody
@@ -76,6 +85,7 @@ type settings struct {
 	httpClient               *http.Client
 	logger                   *slog.Logger
 	store                    Store
+	storeTimeout             time.Duration
 	disableInstanceDiscovery bool
 	sendCertificateChain     bool
 	fetchTimeout             time.Duration
@@ -96,6 +106,7 @@ func (o *Options) resolve() settings {
 		httpClient:               in.HTTPClient,
 		logger:                   in.Logger,
 		store:                    in.Store,
+		storeTimeout:             in.StoreTimeout,
 		disableInstanceDiscovery: in.DisableInstanceDiscovery,
 		sendCertificateChain:     in.SendCertificateChain,
 		fetchTimeout:             in.FetchTimeout,
@@ -112,6 +123,9 @@ func (o *Options) resolve() settings {
 	}
 	if s.fetchTimeout <= 0 {
 		s.fetchTimeout = defaultFetchTimeout
+	}
+	if s.storeTimeout <= 0 {
+		s.storeTimeout = defaultStoreTimeout
 	}
 	if s.maxEntries <= 0 {
 		s.maxEntries = defaultMaxCacheEntries

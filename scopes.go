@@ -2,15 +2,21 @@ package entra
 
 import (
 	"errors"
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
+	"unicode"
 )
 
 // ErrWrongCloud: a scope names a Microsoft Graph of another cloud than the
 // credential's (e.g. https://graph.microsoft.com/.default with China). Such
 // a token cannot be issued by this cloud's Entra nor used on its Graph.
 var ErrWrongCloud = errors.New("entra: scope names a resource of another cloud")
+
+// ErrInvalidScope: a scope is malformed, e.g. it holds a space (two scopes
+// written as one string) or a control character.
+var ErrInvalidScope = errors.New("entra: invalid scope")
 
 // graphAppID is Microsoft Graph's application ID, the same in every cloud.
 const graphAppID = "00000003-0000-0000-c000-000000000000"
@@ -20,10 +26,63 @@ const defaultSuffix = "/.default"
 
 // scopeSet is a validated, normalized list of scopes for one resource.
 // Immutable.
+//
+// The cache key folds what is case-insensitive and nothing else: the
+// scheme and host of a URI scope (RFC 3986 §6.2.2.1; Entra also matches
+// App ID URIs case-insensitively) and a GUID resource, so
+// "API://MyApp/.default" and "api://myapp/.default" share one entry and
+// one request. The path keeps its case (RFC 3986 treats it as
+// significant). The scopes sent are the first spelling seen.
 type scopeSet struct {
-	scopes   []string // trimmed, deduplicated case-insensitively, sorted
-	key      string   // scopes joined by " ": the cache key
+	scopes   []string // trimmed, deduplicated case-insensitively, sorted: what is sent
+	key      string   // scopeKey of the scopes joined by " ": the cache key
 	resource string   // the resource identifier, e.g. "api://x" or "https://graph.microsoft.com"
+}
+
+// scopeKey returns the cache key form of one scope: the scheme and host of
+// a URI, or a leading GUID, lower-cased; the rest as given. It does not
+// allocate when the scope is already in that form.
+func scopeKey(s string) string {
+	end := 0
+	if i := strings.Index(s, "://"); i > 0 {
+		end = len(s)
+		if j := strings.IndexByte(s[i+3:], '/'); j >= 0 {
+			end = i + 3 + j
+		}
+	} else if len(s) >= 36 && isGUID(s[:36]) && (len(s) == 36 || s[36] == '/') {
+		end = 36
+	}
+	if lower := strings.ToLower(s[:end]); lower != s[:end] {
+		return lower + s[end:]
+	}
+	return s
+}
+
+// isGUID reports whether s is a GUID in its 8-4-4-4-12 hexadecimal form.
+func isGUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// badScopeRune reports whether r may not appear inside a scope: Entra
+// separates scopes by spaces, so a scope holding one is two scopes.
+func badScopeRune(r rune) bool {
+	return unicode.IsSpace(r) || unicode.IsControl(r) || r == '\u2028' || r == '\u2029'
 }
 
 // isOIDCScope reports whether s is one of the OpenID Connect scopes, which
@@ -59,9 +118,17 @@ func normalizeScopes(in []string) []string {
 
 // scopeResource returns the resource a scope belongs to: the text before its
 // last "/" (e.g. "api://x" for "api://x/.default", "https://management.azure.com/"
-// for "https://management.azure.com//.default"), or the cloud's Graph for a
-// bare permission name such as "User.Read".
+// for "https://management.azure.com//.default"); the scope itself when it is
+// a bare resource, a URI without a path ("api://x", "https://graph.microsoft.com")
+// or a GUID (an application ID); or the cloud's Graph for a bare permission
+// name such as "User.Read".
 func scopeResource(scope string, cloud Cloud) string {
+	if i := strings.Index(scope, "://"); i > 0 && !strings.Contains(scope[i+3:], "/") {
+		return scope
+	}
+	if isGUID(scope) {
+		return scope
+	}
 	i := strings.LastIndex(scope, "/")
 	if i < 0 {
 		return cloud.GraphURL()
@@ -105,6 +172,14 @@ func otherCloudGraph(resource string, cloud Cloud) string {
 // *Error with Op "scope" whose hint names the fix.
 func appScopes(cloud Cloud, in []string) (scopeSet, error) {
 	all := normalizeScopes(in)
+	for _, sc := range all {
+		if strings.IndexFunc(sc, badScopeRune) >= 0 {
+			e := scopeError(ErrInvalidScope, nil, "scope %q contains whitespace or a control character", sc)
+			e.Hint = "pass each scope as a separate argument, e.g. Token(ctx, \"a\", \"b\"), not one string with spaces; " +
+				"an app-only token takes exactly one \"<resource>/.default\" scope"
+			return scopeSet{}, e
+		}
+	}
 	if len(all) == 0 {
 		e := scopeError(ErrNoScopes, nil, "no scope given")
 		e.Hint = "pass one \"<resource>/.default\" scope, e.g. \"api://<api-app-id>/.default\" or " + cloud.GraphScope()
@@ -135,10 +210,19 @@ func appScopes(cloud Cloud, in []string) (scopeSet, error) {
 		if resource != "" {
 			want = resource + defaultSuffix
 		}
-		return scopeSet{}, scopeError(ErrNeedDefaultScope, []int{1002012},
+		e := scopeError(ErrNeedDefaultScope, []int{1002012},
 			"app-only tokens need exactly one %q scope, got %q", want, strings.Join(scopes, " "))
+		switch {
+		case resource == "":
+		case len(scopes) == 1 && sameResource(scopes[0], resource, cloud):
+			e.Hint = fmt.Sprintf("request %q: an app-only scope is the resource's identifier followed by %q", want, defaultSuffix)
+		default:
+			e.Hint = fmt.Sprintf("request %q: an app-only token carries the application permissions (app roles) granted "+
+				"to the app with admin consent, not the permissions named in the request", want)
+		}
+		return scopeSet{}, e
 	}
-	return scopeSet{scopes: scopes, key: scopes[0], resource: resource}, nil
+	return scopeSet{scopes: scopes, key: scopeKey(scopes[0]), resource: resource}, nil
 }
 
 // displayResource names a resource for a message.

@@ -19,10 +19,11 @@ var ErrNotFound = errors.New("entra: not found in store")
 // Values hold access tokens: a Store must protect them at rest and in
 // transit. Keys hold no secret (authority host, tenant, client ID, scopes).
 //
-// Implementations must be safe for concurrent use. ctx bounds each call;
-// entra gives every call the fetch's own timeout. A Store error is logged
-// at Warn and entra carries on with its in-memory cache and Entra: it never
-// reaches the caller.
+// Implementations must be safe for concurrent use. ctx bounds each call
+// with Options.StoreTimeout. A Store never fails or noticeably delays a
+// call: an error or a timeout is logged at Warn and entra carries on with
+// its in-memory cache and Entra; saves run in the background; a Store that
+// hangs has at most a few calls in flight, the rest are skipped.
 type Store interface {
 	// Load returns the value saved under key, or an error wrapping
 	// ErrNotFound.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -41,9 +43,15 @@ type Transport struct {
 	AllowedHosts []string
 	// Claims, if set, returns a fresh token carrying the claims request
 	// (JSON, decoded from the challenge). nil disables challenge handling.
+	// If it fails, RoundTrip returns an *Error (Code
+	// "claims_challenge_failed") wrapping its error.
 	Claims func(ctx context.Context, claims string) (*oauth2.Token, error)
 
-	err error // set by Credential.Client for invalid scopes or hosts
+	// Set by Credential.Client.
+	err       error                                                                               // invalid scopes or hosts
+	token     func(ctx context.Context) (*oauth2.Token, error)                                    // Source.Token bounded by the request's ctx
+	challenge func(ctx context.Context, sent *oauth2.Token, claims string) (*oauth2.Token, error) // deduplicated, bounded claims fetches
+	logger    *slog.Logger
 }
 
 // RoundTrip implements http.RoundTripper.
@@ -54,39 +62,82 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	if len(t.AllowedHosts) == 0 || t.Source == nil {
 		closeBody(req)
-		return nil, configError("entra.Transport needs a Source and AllowedHosts")
+		return nil, configErrorHint("set Transport.Source (e.g. cred.TokenSource(ctx, scope)) and Transport.AllowedHosts, or use Credential.Client, which fills both", "entra.Transport needs a Source and AllowedHosts")
 	}
 	if !hostAllowed(req.URL, t.AllowedHosts) {
+		logWithheld(t.logger, req, t.AllowedHosts)
 		return t.base().RoundTrip(req)
 	}
-	tok, err := t.Source.Token()
+	ctx := req.Context()
+	tok, err := t.sourceToken(ctx)
 	if err != nil {
 		closeBody(req)
 		return nil, err
 	}
 	resp, err := t.base().RoundTrip(withToken(req, tok))
-	if err != nil || resp.StatusCode != http.StatusUnauthorized || t.Claims == nil {
+	if err != nil || resp.StatusCode != http.StatusUnauthorized || (t.Claims == nil && t.challenge == nil) {
 		return resp, err
 	}
 	claims, ok := claimsChallenge(resp.Header.Values("WWW-Authenticate"))
 	if !ok || (req.Body != nil && req.Body != http.NoBody && req.GetBody == nil) {
 		return resp, nil
 	}
-	tok, err = t.Claims(req.Context(), claims)
+	if t.challenge != nil {
+		tok, err = t.challenge(ctx, tok, claims)
+	} else {
+		tok, err = t.Claims(ctx, claims)
+	}
+	if errors.Is(err, errClaimsUnsatisfied) || errors.Is(err, errClaimsRateLimited) {
+		if t.logger != nil {
+			t.logger.LogAttrs(ctx, slog.LevelDebug, "entra: claims challenge not answered", slog.String("host", req.URL.Host), slog.String("reason", err.Error()))
+		}
+		return resp, nil // the caller sees the challenge
+	}
+	drain(resp)
 	if err != nil {
-		return resp, nil // the caller sees the challenge it could not satisfy
+		return nil, claimsFailed(err)
 	}
 	retry := withToken(req, tok)
 	if req.GetBody != nil {
 		body, err := req.GetBody()
 		if err != nil {
-			return resp, nil
+			return nil, &Error{Op: "transport", Code: "claims_challenge_failed", StatusCode: http.StatusUnauthorized,
+				Description: "the request body could not be replayed for the retry after a claims challenge", Err: err}
 		}
 		retry.Body = body
 	}
+	return t.base().RoundTrip(retry)
+}
+
+// sourceToken gets the token, bounded by the request's ctx when the
+// source supports it.
+func (t *Transport) sourceToken(ctx context.Context) (*oauth2.Token, error) {
+	if t.token != nil {
+		return t.token(ctx)
+	}
+	return t.Source.Token()
+}
+
+// claimsFailed reports a failed claims fetch: the resource's 401 stands,
+// and the cause (Entra's answer) is wrapped and summarized.
+func claimsFailed(err error) *Error {
+	e := &Error{Op: "transport", Code: "claims_challenge_failed", StatusCode: http.StatusUnauthorized,
+		Description: "the resource answered 401 with a claims challenge, and getting a token with those claims failed",
+		Err:         err}
+	var cause *Error
+	if errors.As(err, &cause) {
+		e.Description += ": " + strings.TrimPrefix(cause.Error(), "entra: ")
+		e.AADSTS, e.Hint, e.RetryAfter = cause.AADSTS, cause.Hint, cause.RetryAfter
+	}
+	e.Description = oneLine(e.Description, 2*maxDescription)
+	return e
+}
+
+// drain reads a little of a response body that is being replaced, so its
+// connection can be reused, and closes it.
+func drain(resp *http.Response) {
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
 	resp.Body.Close()
-	return t.base().RoundTrip(retry)
 }
 
 func (t *Transport) base() http.RoundTripper {

@@ -33,6 +33,7 @@ type authCode struct {
 	username    string
 	scope       string // the scope parameter of the authorize request, as sent
 	nonce       string
+	signIn      uint64 // policy epoch of the sign-in
 	expires     time.Time
 	redeemed    bool
 }
@@ -151,7 +152,7 @@ func (s *Server) authCodeGrant(req *tokenRequest) (map[string]any, *oauthError) 
 		}
 	}
 	oidc := mergeOIDC(authzOIDC, rs.oidc)
-	return s.issueUserTokens(req, userGrant{tenant: t, user: u, rs: rs, nonce: c.nonce, oidc: oidc})
+	return s.issueUserTokens(req, userGrant{tenant: t, user: u, rs: rs, nonce: c.nonce, oidc: oidc, signIn: c.signIn})
 }
 
 // checkPKCE verifies a code_verifier against the challenge of the authorize

@@ -262,6 +262,7 @@ func (s *Server) authorize(r *http.Request, t *tenant, seg string, p authorizePa
 		username:    u.Username,
 		scope:       p.scope,
 		nonce:       p.nonce,
+		signIn:      s.signInEpoch(),
 	})
 	if err != nil {
 		return "", newOAuthError(http.StatusInternalServerError, "server_error", 0, "entratest: could not create a code")

@@ -27,6 +27,7 @@ func (s *Server) clientCredentialsGrant(req *tokenRequest) (map[string]any, *oau
 		clientAuth: req.clientAuth,
 		rs:         rs,
 		roles:      s.grantedRoles(req.client, rs.resource),
+		claims:     req.claims,
 	})
 	if err != nil {
 		return nil, newOAuthError(http.StatusInternalServerError, "server_error", 0, "The token could not be issued.")

@@ -395,7 +395,7 @@ func TestSecretBasicAndGraphByGUID(t *testing.T) {
 		}
 		c := unverifiedClaims(t, body["access_token"].(string))
 		roles, _ := c["roles"].([]any)
-		if c["aud"] != s.GraphURL() || len(roles) != 1 || roles[0] != "User.Read.All" || c["appidacr"] != "1" {
+		if c["aud"] != s.GraphResource() || len(roles) != 1 || roles[0] != "User.Read.All" || c["appidacr"] != "1" {
 			t.Errorf("%s: aud %v roles %v appidacr %v", tt.name, c["aud"], c["roles"], c["appidacr"])
 		}
 	}

@@ -81,9 +81,18 @@ func (s *Server) IssuerV2(tenantID string) string {
 	return "https://" + s.cloud.v2Host + "/" + tenantID + "/v2.0"
 }
 
-// GraphURL returns the cloud's Microsoft Graph base URL, e.g.
-// "https://graph.microsoft.com". Safe for concurrent use.
-func (s *Server) GraphURL() string { return s.cloud.graphURL }
+// GraphResource returns the identifier of the cloud's Microsoft Graph,
+// e.g. "https://graph.microsoft.com": the aud of Graph tokens. Safe for
+// concurrent use.
+func (s *Server) GraphResource() string { return s.cloud.graphURL }
+
+// GraphURL returns the base URL at which the emulator serves its minimal
+// Microsoft Graph (see graph.go): s.URL, whose /v1.0/... paths are Graph's.
+// Use it as the Graph URL of the client's cloud, e.g. entra.CloudConfig's
+// GraphURL. A scope on it ("<GraphURL>/.default", as a client derives from
+// that cloud) is a scope of Microsoft Graph: the token's aud is still
+// GraphResource, as Graph expects. Safe for concurrent use.
+func (s *Server) GraphURL() string { return s.URL }
 
 // Cloud returns the cloud the server impersonates. Safe for concurrent use.
 func (s *Server) Cloud() Cloud { return s.opts.cloud() }

@@ -12,7 +12,9 @@ import (
 type Demo struct {
 	TenantID string
 	// Daemon is a confidential client with a secret and a certificate,
-	// granted API's app role with admin consent.
+	// granted API's app role and Microsoft Graph's User.Read.All and
+	// Application.Read.All with admin consent: its Graph token can list
+	// /v1.0/users, /v1.0/applications and /v1.0/servicePrincipals.
 	Daemon struct {
 		ClientID, ClientSecret string
 		Certificate            *x509.Certificate
@@ -22,7 +24,8 @@ type Demo struct {
 	// API is a web API exposing the delegated scope access_as_user and the
 	// app role Data.Read.All; it accepts v2 tokens.
 	API struct{ ClientID, AppIDURI, Scope, Role string }
-	// PublicClient is a public client consented to API's and OBOAPI's scopes.
+	// PublicClient is a public client consented to API's and OBOAPI's
+	// scopes and to Microsoft Graph's User.Read (for /v1.0/me).
 	PublicClient struct{ ClientID, RedirectURI string }
 	// OBOAPI is a middle-tier API (confidential) exposing access_as_user, with
 	// API's scope and Graph User.Read consented.
@@ -77,7 +80,10 @@ func (s *Server) SeedDemo() (*Demo, error) {
 			AppRoles: []string{d.API.Role}, Scopes: []string{"access_as_user"}, AccessTokenAcceptedVersion: 2},
 		{ClientID: demoDaemonID, DisplayName: "demo-daemon", Secrets: []Secret{{Value: demoDaemonSecret}},
 			Certificates: []*x509.Certificate{cert},
-			Grants:       []Grant{{Resource: demoAPIID, AppRoles: []string{d.API.Role}, AdminConsent: true}}},
+			Grants: []Grant{
+				{Resource: demoAPIID, AppRoles: []string{d.API.Role}, AdminConsent: true},
+				{Resource: GraphAppID, AppRoles: []string{"User.Read.All", "Application.Read.All"}, AdminConsent: true},
+			}},
 		{ClientID: demoOBOID, DisplayName: "demo-obo-api", Secrets: []Secret{{Value: demoOBOSecret}},
 			AppIDURI: d.OBOAPI.AppIDURI, Scopes: []string{"access_as_user"}, AccessTokenAcceptedVersion: 2,
 			Grants: []Grant{
@@ -89,6 +95,7 @@ func (s *Server) SeedDemo() (*Demo, error) {
 			Grants: []Grant{
 				{Resource: demoAPIID, DelegatedScopes: []string{"access_as_user"}},
 				{Resource: demoOBOID, DelegatedScopes: []string{"access_as_user"}},
+				{Resource: GraphAppID, DelegatedScopes: []string{"User.Read"}},
 			}},
 	}
 	for _, a := range apps {

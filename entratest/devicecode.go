@@ -57,6 +57,7 @@ type deviceCode struct {
 	expires  time.Time
 	state    deviceState
 	username string // approved user
+	signIn   uint64 // policy epoch of the approval (the sign-in)
 	lastPoll time.Time
 }
 
@@ -146,7 +147,7 @@ func (ds *deviceStore) lookupUserLocked(now time.Time, userCode string) (*device
 
 // decide approves (username != "") or declines (username == "") a pending
 // user code. tenantID is the approving user's tenant.
-func (ds *deviceStore) decide(now time.Time, userCode, tenantID, username string) error {
+func (ds *deviceStore) decide(now time.Time, userCode, tenantID, username string, signIn uint64) error {
 	ds.mu.Lock()
 	defer ds.mu.Unlock()
 	d, err := ds.lookupUserLocked(now, userCode)
@@ -158,6 +159,7 @@ func (ds *deviceStore) decide(now time.Time, userCode, tenantID, username string
 		return nil
 	}
 	d.state = deviceApproved
+	d.signIn = signIn
 	d.username = username
 	d.tenantID = tenantID
 	return nil
@@ -267,7 +269,7 @@ func (s *Server) deviceCodeCall(w http.ResponseWriter, r *http.Request) (map[str
 			return nil, newOAuthError(http.StatusBadRequest, "invalid_request", 50034,
 				"The user account '%s' (entratest auto-approve user) does not exist in the directory.", sanitize(name, 128))
 		}
-		d.state, d.username, d.tenantID = deviceApproved, auto.Username, auto.tenantID
+		d.state, d.username, d.tenantID, d.signIn = deviceApproved, auto.Username, auto.tenantID, s.signInEpoch()
 	}
 	dc, uc, err := s.user.devices.add(s.now(), d)
 	if err != nil {
@@ -314,7 +316,7 @@ func (s *Server) deviceCodeGrant(req *tokenRequest) (map[string]any, *oauthError
 	if e != nil {
 		return nil, e
 	}
-	return s.issueUserTokens(req, userGrant{tenant: t, user: u, rs: rs, oidc: rs.oidc})
+	return s.issueUserTokens(req, userGrant{tenant: t, user: u, rs: rs, oidc: rs.oidc, signIn: d.signIn})
 }
 
 // ApproveDeviceCode signs username in for a pending device code, as the user
@@ -337,14 +339,14 @@ func (s *Server) ApproveDeviceCode(userCode, username string) error {
 	if u == nil {
 		return fmt.Errorf("entratest: user %q not found in the device code's tenant", sanitize(username, 128))
 	}
-	return s.user.devices.decide(s.now(), userCode, u.tenantID, u.Username)
+	return s.user.devices.decide(s.now(), userCode, u.tenantID, u.Username, s.signInEpoch())
 }
 
 // DeclineDeviceCode refuses a pending device code, as the user would on the
 // verification page; the next poll gets authorization_declined. Safe for
 // concurrent use.
 func (s *Server) DeclineDeviceCode(userCode string) error {
-	return s.user.devices.decide(s.now(), userCode, "", "")
+	return s.user.devices.decide(s.now(), userCode, "", "", 0)
 }
 
 // handleDeviceApprove serves POST /emulator/devicecode/approve (form

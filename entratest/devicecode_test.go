@@ -95,7 +95,7 @@ func TestDeviceCodeStates(t *testing.T) {
 					t.Fatalf("%s missing", k)
 				}
 			}
-			if body["scope"] != scope || ufClaims(t, body["access_token"])["oid"] != e.demo.User.ObjectID {
+			if body["scope"] != "openid profile "+e.demo.API.Scope || ufClaims(t, body["access_token"])["oid"] != e.demo.User.ObjectID {
 				t.Fatalf("got scope %v oid %v", body["scope"], ufClaims(t, body["access_token"])["oid"])
 			}
 			status, body = e.poll(t, dc, grant)

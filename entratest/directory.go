@@ -36,6 +36,13 @@ type App struct {
 	RedirectURIs               []string
 	PublicClient               bool    // public client: no secret needed (device code, auth code)
 	Grants                     []Grant // permissions this app holds on other APIs
+	// OptionalClaims are the optional access-token claims this app
+	// requests as a resource (the manifest's optionalClaims.accessToken):
+	// "idtyp" adds idtyp "app" to app-only tokens; "xms_cc" adds the client
+	// capabilities ("cp1") of a client that sent them in the claims
+	// parameter, which marks the token as CAE-capable. Without them neither
+	// claim appears, as in Entra. Microsoft Graph requests both.
+	OptionalClaims []string
 }
 
 // Grant is a permission an App holds on another API.
@@ -97,11 +104,12 @@ func newGraphApp(graphURL string) *app {
 			DisplayName: "Microsoft Graph",
 			AppIDURI:    graphURL,
 			Scopes: []string{"User.Read", "User.ReadBasic.All", "User.Read.All", "Mail.Read", "Mail.Send",
-				"Calendars.Read", "Files.Read", "Files.ReadWrite", "Directory.Read.All", "Group.Read.All",
+				"Calendars.Read", "Files.Read", "Files.ReadWrite", "Directory.Read.All", "Group.Read.All", "Application.Read.All",
 				"email", "openid", "profile", "offline_access"},
 			AppRoles: []string{"User.Read.All", "Mail.Read", "Directory.Read.All", "Group.Read.All",
 				"Files.Read.All", "Sites.Read.All", "Application.Read.All", "Calendars.Read"},
 			AccessTokenAcceptedVersion: 1,
+			OptionalClaims:             []string{"idtyp", "xms_cc"},
 		},
 	}
 }
@@ -154,6 +162,7 @@ func (s *Server) AddApp(tenantID string, a App) error {
 	a.AppRoles = append([]string(nil), a.AppRoles...)
 	a.Scopes = append([]string(nil), a.Scopes...)
 	a.RedirectURIs = append([]string(nil), a.RedirectURIs...)
+	a.OptionalClaims = append([]string(nil), a.OptionalClaims...)
 	grants := make([]Grant, len(a.Grants))
 	for i, g := range a.Grants {
 		g.AppRoles = append([]string(nil), g.AppRoles...)
@@ -220,7 +229,7 @@ func (s *Server) lookupApp(t *tenant, clientIDOrURI string) *app {
 	if id == "" {
 		return nil
 	}
-	if matchesApp(s.graph, id) {
+	if matchesApp(s.graph, id) || strings.EqualFold(strings.TrimSuffix(id, "/"), s.GraphURL()) {
 		return s.graph
 	}
 	key := appKey(id)
@@ -240,6 +249,16 @@ func (s *Server) lookupApp(t *tenant, clientIDOrURI string) *app {
 		}
 	}
 	return nil
+}
+
+// wantsClaim reports whether resource a requests the optional claim name.
+func wantsClaim(a *app, name string) bool {
+	for _, c := range a.OptionalClaims {
+		if strings.EqualFold(c, name) {
+			return true
+		}
+	}
+	return false
 }
 
 func matchesApp(a *app, id string) bool {

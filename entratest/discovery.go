@@ -124,7 +124,7 @@ func (s *Server) handleMetadata(v2 bool) http.HandlerFunc {
 		if v2 {
 			oauth += "/v2.0"
 		}
-		graphHost := strings.TrimPrefix(s.GraphURL(), "https://")
+		graphHost := strings.TrimPrefix(s.GraphResource(), "https://")
 		m := map[string]any{
 			"token_endpoint":                        oauth + "/token",
 			"token_endpoint_auth_methods_supported": []string{"client_secret_post", "private_key_jwt", "client_secret_basic"},
@@ -155,7 +155,7 @@ func (s *Server) handleMetadata(v2 bool) http.HandlerFunc {
 			m["issuer"] = s.IssuerV2(tid)
 			m["jwks_uri"] = base + "/discovery/v2.0/keys"
 			m["scopes_supported"] = []string{"openid", "profile", "email", "offline_access"}
-			m["userinfo_endpoint"] = s.GraphURL() + "/oidc/userinfo"
+			m["userinfo_endpoint"] = s.GraphResource() + "/oidc/userinfo"
 		} else {
 			m["issuer"] = s.IssuerV1(tid)
 			m["jwks_uri"] = s.URL + "/common/discovery/keys"

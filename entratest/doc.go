@@ -10,6 +10,9 @@
 // /{tenant}/oauth2/v2.0/token, /{tenant}/oauth2/token (v1, resource=),
 // /{tenant}/oauth2/v2.0/devicecode and /{tenant}/oauth2/v2.0/authorize, where
 // {tenant} is a tenant GUID, its domain, common, organizations or consumers.
+// It also serves a minimal Microsoft Graph of its cloud at GraphURL
+// (/v1.0/me, /v1.0/users, /v1.0/users/{id}, /v1.0/applications,
+// /v1.0/servicePrincipals), which validates tokens as Graph does.
 //
 // What it models:
 //   - a directory of tenants, apps (secrets, certificates, App ID URIs,
@@ -21,11 +24,23 @@
 //     credentials, OIDC scopes stripped, trailing-slash resources);
 //   - v1 or v2 access tokens chosen by the resource's
 //     AccessTokenAcceptedVersion, app roles only when admin-consented,
-//     Graph tokens with a header nonce that defeats standard verification;
+//     Graph tokens with a header nonce that defeats standard verification,
+//     the optional claims idtyp and xms_cc only when the resource requests
+//     them (App.OptionalClaims), user tokens living a random 60 to 90
+//     minutes (Options.TokenLifetime fixes it);
+//   - Entra's response scope for user flows: offline_access dropped,
+//     .default expanded to the consented scopes, earlier consent included,
+//     case normalized;
+//   - interaction_required answers a test can trigger: SetMFA (AADSTS50076,
+//     50079), ChallengeNextToken (a conditional-access claims challenge),
+//     and CAE (client capabilities honoured; RevokeRefreshTokens makes
+//     Graph challenge CAE-capable tokens, see ClaimsChallenge);
 //   - Entra's error JSON (AADSTS codes, trace and correlation IDs);
 //   - signing-key rotation (AddSigningKey, RetireSigningKey);
 //   - faults (InjectFault: status codes, Retry-After, delays, resets,
-//     malformed or truncated bodies, redirects) and a redacted request log.
+//     malformed or truncated bodies, redirects) and a redacted, bounded
+//     request log; request bodies must arrive within 10 seconds, as headers
+//     must.
 //
 // Issuers are those of the impersonated cloud (e.g.
 // https://login.microsoftonline.com/{tid}/v2.0), which MSAL trusts, while

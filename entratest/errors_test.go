@@ -167,7 +167,7 @@ func TestScopeResolution(t *testing.T) {
 		{"API scope + OIDC", "refresh_token", d.API.Scope + " openid offline_access profile", 0, d.API.ClientID, "access_as_user", 3, 0},
 		{"API .default", "refresh_token", d.API.AppIDURI + "/.default openid", 0, d.API.ClientID, "", 1, 0},
 		{"GUID .default", "refresh_token", d.API.ClientID + "/.default", 0, d.API.ClientID, "", 0, 0},
-		{"Graph bare name, not consented", "refresh_token", "User.Read", 0, "https://graph.microsoft.com", "User.Read", 0, 65001},
+		{"Graph bare name, not consented", "refresh_token", "Mail.Read", 0, "https://graph.microsoft.com", "Mail.Read", 0, 65001},
 		{"only OIDC", "authorization_code", "openid profile", 0, "https://graph.microsoft.com", "", 2, 0},
 		{"two resources", "refresh_token", d.API.Scope + " User.Read", 28000, "", "", 0, 0},
 		{"unknown scope", "device_code", d.API.AppIDURI + "/write", 70011, "", "", 0, 0},

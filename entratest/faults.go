@@ -22,12 +22,14 @@ const (
 	EndpointMetadata          Endpoint = "metadata"           // v1 and v2 openid-configuration
 	EndpointKeys              Endpoint = "keys"               // JWKS, v1 and v2
 	EndpointInstanceDiscovery Endpoint = "instance_discovery" // /common/discovery/instance
+	EndpointGraph             Endpoint = "graph"              // Microsoft Graph: /v1.0/..., /beta/...
 )
 
 // Fault describes a misbehaviour for the next Count requests to an endpoint.
 // Exactly one kind applies, in this order: Reset, RedirectTo, Malformed,
-// Truncated, Body, Status (an OAuth error JSON for that status). Delay alone
-// delays normal handling; RetryAfter alone answers 429.
+// Truncated, Body, Status (an OAuth error JSON for that status; Graph's
+// error JSON on EndpointGraph). Delay alone delays normal handling;
+// RetryAfter alone answers 429.
 type Fault struct {
 	Count       int           // how many requests (default 1)
 	Status      int           // HTTP status to answer with (e.g. 500, 503, 429, or 200 with Body)
@@ -107,6 +109,9 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f *Fault) bo
 			status = http.StatusTooManyRequests
 		}
 		b, _ := json.Marshal(s.errorBody(r, faultError(status)))
+		if isGraphPath(r.URL.Path) {
+			b, _ = json.Marshal(s.graphErrorBody(r, graphFaultCode(status), http.StatusText(status)))
+		}
 		body = string(b)
 	default:
 		return false

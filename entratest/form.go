@@ -23,6 +23,7 @@ type tokenRequest struct {
 	grant      string  // normalized: "client_credentials","authorization_code","refresh_token","device_code","jwt-bearer"
 	client     *app    // set by authenticateClient
 	clientAuth int     // 0 public/none, 1 secret, 2 certificate (appidacr/azpacr)
+	claims     claimsRequest
 }
 
 // grantHandler returns the JSON body fields for a 200, or an error.
@@ -103,6 +104,10 @@ func (s *Server) tokenCall(w http.ResponseWriter, r *http.Request, v1 bool) (map
 		return nil, newOAuthError(http.StatusBadRequest, "unsupported_grant_type", 70003,
 			"The app requested an unsupported grant type '%s'.", sanitize(gt, 64))
 	}
+	if e := s.popChallenge(); e != nil {
+		return nil, e
+	}
+	req.claims = parseClaimsRequest(form.Get("claims"))
 	body, e := h(req)
 	if e != nil {
 		return nil, e

@@ -29,6 +29,10 @@ type Request struct {
 	// tokens, passwords and anything unknown are "[REDACTED]".
 	Form   url.Values
 	Status int // 0 when the connection was reset
+	// Truncated reports that the entry was cut to bound its size: the path
+	// to 256 bytes, the form to 32 keys (logged parameters first), 4 values
+	// per key and 256 bytes per value; cut strings end in "...".
+	Truncated bool
 }
 
 // Count returns how many requests endpoint ep has seen, faulted ones
@@ -50,8 +54,8 @@ func (s *Server) GrantCount(grant string) int {
 
 // Requests returns a copy of the redacted request log, oldest first. The log
 // keeps the last 5,000 to 10,000 requests (the older half is dropped when
-// it fills up); Count and GrantCount count every request. Safe for
-// concurrent use.
+// it fills up), each cut to a few KiB (see Request.Truncated); Count and
+// GrantCount count every request. Safe for concurrent use.
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -115,6 +119,8 @@ func endpointOf(path string) Endpoint {
 	switch {
 	case path == "/common/discovery/instance":
 		return EndpointInstanceDiscovery
+	case isGraphPath(path):
+		return EndpointGraph
 	case strings.HasSuffix(path, "/oauth2/v2.0/token"):
 		return EndpointToken
 	case strings.HasSuffix(path, "/oauth2/token"):
@@ -179,14 +185,24 @@ func (s *Server) serve(next http.Handler, w http.ResponseWriter, r *http.Request
 	r, _ = withIDs(r)
 	rec := &recorder{ResponseWriter: w}
 	form := r.URL.Query()
-	if r.Body != nil && r.Method == http.MethodPost {
+	var bodyErr error
+	if r.Body != nil && r.Body != http.NoBody {
+		// The whole body is read here, within the body timeout; handlers
+		// read the buffered copy.
+		lift := s.setBodyDeadline(w)
 		body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+		if err == nil && len(body) <= maxBodyBytes {
+			// Read to EOF: lift the bound so a slow handler keeps its
+			// connection. Otherwise the bound stays, so that the server's
+			// drain of an unread rest cannot wait on the client forever.
+			lift()
+		}
 		if err != nil {
-			body = nil
+			body, bodyErr = nil, err
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-		if ct == "application/x-www-form-urlencoded" && len(body) <= maxBodyBytes {
+		if r.Method == http.MethodPost && ct == "application/x-www-form-urlencoded" && len(body) <= maxBodyBytes {
 			pf, _ := url.ParseQuery(string(body))
 			for k, v := range pf {
 				form[k] = append(form[k], v...)
@@ -194,7 +210,8 @@ func (s *Server) serve(next http.Handler, w http.ResponseWriter, r *http.Request
 		}
 	}
 	ep := endpointOf(r.URL.Path)
-	entry := Request{Time: s.now(), Method: r.Method, Path: r.URL.Path, Endpoint: ep, ClientID: form.Get("client_id")}
+	path, cutPath := boundedPath(r.URL.Path)
+	entry := Request{Time: s.now(), Method: sanitize(r.Method, 16), Path: path, Endpoint: ep, ClientID: form.Get("client_id")}
 	if entry.ClientID == "" {
 		if u, _, ok := r.BasicAuth(); ok {
 			entry.ClientID = u
@@ -204,7 +221,9 @@ func (s *Server) serve(next http.Handler, w http.ResponseWriter, r *http.Request
 	if ep == EndpointToken || ep == EndpointTokenV1 {
 		entry.Grant = grantName(form.Get("grant_type"))
 	}
-	entry.Form = redact(form)
+	var cutForm bool
+	entry.Form, cutForm = boundForm(redact(form))
+	entry.Truncated = cutPath || cutForm
 	s.mu.Lock()
 	if ep != "" {
 		s.counts[ep]++
@@ -214,6 +233,11 @@ func (s *Server) serve(next http.Handler, w http.ResponseWriter, r *http.Request
 	}
 	f := s.popFault(ep)
 	s.mu.Unlock()
+	if bodyErr != nil {
+		// A body that did not arrive in time (or at all): answer and
+		// close the connection, whatever the route.
+		f, next = nil, http.HandlerFunc(s.bodyNotReceived)
+	}
 	s.dispatch(next, f, rec, r)
 	entry.Status = rec.status
 	s.mu.Lock()
@@ -224,6 +248,13 @@ func (s *Server) serve(next http.Handler, w http.ResponseWriter, r *http.Request
 	}
 	s.log = append(s.log, entry)
 	s.mu.Unlock()
+}
+
+// bodyNotReceived answers a request whose body could not be read in time.
+func (s *Server) bodyNotReceived(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Connection", "close")
+	s.writeError(w, r, newOAuthError(http.StatusRequestTimeout, "invalid_request", 9002313,
+		"Invalid request. The request body was not received in time."))
 }
 
 // dispatch applies a fault or runs the route, turning a panic into a 500
@@ -261,5 +292,14 @@ func (s *Server) handler() http.Handler {
 		s.writeError(w, r, newOAuthError(http.StatusNotFound, "invalid_request", 0,
 			"The requested endpoint does not exist."))
 	})
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serve(mux, w, r) })
+	graph := http.HandlerFunc(s.handleGraph)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Graph's /v1.0/... paths overlap the /{tenant}/... patterns, so
+		// they are routed here rather than in the mux.
+		if isGraphPath(r.URL.Path) {
+			s.serve(graph, w, r)
+			return
+		}
+		s.serve(mux, w, r)
+	})
 }

@@ -77,7 +77,9 @@ func (s *Server) oboGrant(req *tokenRequest) (map[string]any, *oauthError) {
 			oidc = append(oidc, o)
 		}
 	}
-	return s.issueUserTokens(req, userGrant{tenant: t, user: u, rs: rs, oidc: oidc})
+	// The MFA rules apply to the session of the assertion's sign-in, which
+	// the emulator keeps in aio as Entra keeps session data there.
+	return s.issueUserTokens(req, userGrant{tenant: t, user: u, rs: rs, oidc: oidc, signIn: aioSignIn(claims["aio"])})
 }
 
 // checkUserAssertion runs the assertion checks and returns its verified claims.

@@ -57,8 +57,8 @@ func TestOBO(t *testing.T) {
 		if _, ok := body["id_token"]; ok {
 			t.Error("OBO answer has an id_token")
 		}
-		if body["scope"] != scope {
-			t.Errorf("scope: got %v, want %q", body["scope"], scope)
+		if want := "profile " + e.demo.API.Scope; body["scope"] != want {
+			t.Errorf("scope: got %v, want %q", body["scope"], want)
 		}
 	})
 	t.Run("downstream Graph", func(t *testing.T) {
@@ -66,7 +66,7 @@ func TestOBO(t *testing.T) {
 		if status != http.StatusOK {
 			t.Fatalf("OBO: got %d %v", status, body)
 		}
-		if at := ufClaims(t, body["access_token"]); at["aud"] != e.s.GraphURL() || at["appid"] != e.demo.OBOAPI.ClientID {
+		if at := ufClaims(t, body["access_token"]); at["aud"] != e.s.GraphResource() || at["appid"] != e.demo.OBOAPI.ClientID {
 			t.Fatalf("got aud %v appid %v, want Graph and the middle tier", at["aud"], at["appid"])
 		}
 		if _, ok := body["refresh_token"]; ok {
@@ -182,7 +182,7 @@ func TestOBOExpiredAssertion(t *testing.T) {
 	clock := newUFClock()
 	e := ufNew(t, &Options{Now: clock.Now})
 	assertion := e.userTokenFor(t, e.tid, e.authQuery(e.demo.OBOAPI.Scope))["access_token"].(string)
-	clock.Advance(time.Hour + 6*time.Minute)
+	clock.Advance(90*time.Minute + 6*time.Minute) // user tokens live 60 to 90 minutes
 	status, body := e.token(t, e.tid, e.oboForm(assertion, e.demo.API.Scope))
 	ufWantError(t, status, body, http.StatusBadRequest, "invalid_grant", 500133)
 }

@@ -30,6 +30,7 @@ type refreshEntry struct {
 	username string
 	family   string // value of the first token of the rotation chain
 	scope    string // scopes of the grant that issued it: the default when a redemption names none
+	signIn   uint64 // policy epoch of the interactive sign-in that started the family
 	issued   time.Time
 	expires  time.Time
 	redeemed bool
@@ -59,7 +60,7 @@ const (
 
 // issue stores a new refresh token for the user and client and returns its
 // value. family is the family of the token being rotated, or "" for a new one.
-func (rs *refreshStore) issue(now time.Time, tenantID, clientID, username, family, scope string) (string, error) {
+func (rs *refreshStore) issue(now time.Time, tenantID, clientID, username, family, scope string, signIn uint64) (string, error) {
 	v, err := opaqueValue(48)
 	if err != nil {
 		return "", err
@@ -79,6 +80,7 @@ func (rs *refreshStore) issue(now time.Time, tenantID, clientID, username, famil
 		username: username,
 		family:   family,
 		scope:    scope,
+		signIn:   signIn,
 		issued:   now,
 		expires:  now.Add(refreshTokenLifetime),
 	}
@@ -217,12 +219,17 @@ func (s *Server) redeemRefresh(req *tokenRequest, ent refreshEntry) (map[string]
 	// A refresh token keeps yielding refresh tokens: the rotation always
 	// returns a new one, as Entra does.
 	oidc := mergeOIDC(rs.oidc, []string{"offline_access"})
-	return s.issueUserTokens(req, userGrant{tenant: t, user: u, rs: rs, oidc: oidc, family: ent.family})
+	return s.issueUserTokens(req, userGrant{tenant: t, user: u, rs: rs, oidc: oidc, family: ent.family, signIn: ent.signIn})
 }
 
 // RevokeRefreshTokens revokes every refresh token issued to username, as an
 // admin's "revoke sessions" does: redeeming one then fails with invalid_grant
-// AADSTS50173. Tokens issued later are valid. Safe for concurrent use.
+// AADSTS50173. Tokens issued later are valid. It is also a CAE event: the
+// emulator's Graph then refuses the user's CAE-capable access tokens
+// (those with xms_cc) issued before it, with a claims challenge
+// (ClaimsChallenge) asking for nbf; other tokens stay valid until they
+// expire, as in Entra. Safe for concurrent use.
 func (s *Server) RevokeRefreshTokens(username string) {
 	s.user.refresh.revokeUser(username)
+	s.recordRevocation(username, s.now())
 }

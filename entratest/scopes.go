@@ -75,7 +75,7 @@ func (s *Server) resolveScopes(req *tokenRequest, raw string) (*resolvedScopes, 
 				sanitize(f, 200))
 		}
 		if res == "" {
-			res = s.GraphURL()
+			res = s.GraphResource()
 		}
 		items = append(items, item{res, perm, f})
 		seen := false
@@ -96,7 +96,7 @@ func (s *Server) resolveScopes(req *tokenRequest, raw string) (*resolvedScopes, 
 		}
 		// Only OIDC scopes: the access token is for Graph.
 		rs.resource = s.graph
-		rs.audience = s.GraphURL()
+		rs.audience = s.GraphResource()
 		return rs, nil
 	}
 	if len(resIDs) > 1 {
@@ -141,7 +141,7 @@ func (s *Server) resolveScopes(req *tokenRequest, raw string) (*resolvedScopes, 
 	}
 	switch {
 	case res == s.graph:
-		rs.audience = s.GraphURL()
+		rs.audience = s.GraphResource()
 	case res.AccessTokenAcceptedVersion == 2:
 		rs.audience = res.ClientID
 	default:
@@ -167,17 +167,19 @@ func (s *Server) grantOn(client *app, res *app) *Grant {
 		if matchesApp(res, g.Resource) {
 			return g
 		}
-		if res == s.graph && (strings.EqualFold(g.Resource, GraphAppID) || strings.EqualFold(strings.TrimSuffix(g.Resource, "/"), s.GraphURL())) {
+		if res == s.graph && (strings.EqualFold(g.Resource, GraphAppID) || strings.EqualFold(strings.TrimSuffix(g.Resource, "/"), s.GraphResource())) {
 			return g
 		}
 	}
 	return nil
 }
 
-// delegatedScopes returns the delegated scopes the client has been granted
-// (consented) on rs.resource among those requested (for .default: all
-// consented ones). Missing consent gives 65001 (invalid_grant, consent_required).
-// An app asking for its own scopes needs no consent. Only OIDC scopes give nil.
+// delegatedScopes returns every delegated scope the client has been granted
+// (consented) on rs.resource, in the resource's declared spelling, once
+// every requested scope is among them: Entra's tokens carry all consented
+// scopes, not only the requested ones. Missing consent gives 65001
+// (invalid_grant, consent_required). An app asking for its own scopes
+// needs no consent. Only OIDC scopes give nil.
 func (s *Server) delegatedScopes(client *app, rs *resolvedScopes) ([]string, *oauthError) {
 	if rs.resource == nil || (!rs.dflt && len(rs.perms) == 0) {
 		return nil, nil
@@ -195,26 +197,21 @@ func (s *Server) delegatedScopes(client *app, rs *resolvedScopes) ([]string, *oa
 		e.suberror = "consent_required"
 		return e
 	}
-	if rs.dflt {
-		if len(consented) == 0 {
-			return nil, noConsent()
+	var all []string
+	for _, c := range consented {
+		if name, ok := exposedScope(rs.resource, c); ok && !hasScope(all, name) {
+			all = append(all, name)
 		}
-		return append([]string(nil), consented...), nil
 	}
-	out := make([]string, 0, len(rs.perms))
+	if rs.dflt && len(all) == 0 {
+		return nil, noConsent()
+	}
 	for _, p := range rs.perms {
-		ok := false
-		for _, c := range consented {
-			if strings.EqualFold(c, p) {
-				ok = true
-			}
-		}
-		if !ok {
+		if !hasScope(all, p) {
 			return nil, noConsent()
 		}
-		out = append(out, p)
 	}
-	return out, nil
+	return all, nil
 }
 
 // grantedRoles returns the app roles the client holds on res with admin consent.

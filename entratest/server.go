@@ -17,7 +17,9 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -39,6 +41,8 @@ type Server struct {
 	transport  *http.Transport // shared by every Client
 	closeOnce  sync.Once
 
+	bodyTimeoutNS atomic.Int64 // body read bound in ns; 0 = defaultBodyTimeout
+
 	// grants is filled in NewServer before serving and read-only afterwards.
 	grants map[string]grantHandler
 
@@ -56,6 +60,10 @@ type Server struct {
 	// tokens, device codes). Its type is defined in usergrants.go, owned by
 	// the user-flow half of the package; registerUserGrants initialises it.
 	user userState
+
+	// policy holds MFA rules, queued claims challenges and revocations
+	// (interaction.go), under its own mutex.
+	policy policyState
 }
 
 // NewServer starts an emulator. opts may be nil. The caller must Close it.
@@ -92,13 +100,16 @@ func NewServer(opts *Options) (*Server, error) {
 		return nil, fmt.Errorf("entratest: listen: %w", err)
 	}
 	s.listener = ln
-	s.host = ln.Addr().String()
+	s.host = reachableHost(ln.Addr())
 	s.URL = "https://" + s.host
 	s.httpServer = &http.Server{
 		Handler:           s.handler(),
 		ReadHeaderTimeout: 10 * time.Second,
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{tlsCert}, MinVersion: tls.VersionTLS12},
-		ErrorLog:          log.New(io.Discard, "", 0),
+		// The body is bounded per request (setBodyDeadline), not by
+		// ReadTimeout, whose deadline would also cancel slow handlers.
+		IdleTimeout: 90 * time.Second,
+		TLSConfig:   &tls.Config{Certificates: []tls.Certificate{tlsCert}, MinVersion: tls.VersionTLS12},
+		ErrorLog:    log.New(io.Discard, "", 0),
 	}
 	s.transport = &http.Transport{
 		TLSClientConfig:     &tls.Config{RootCAs: s.CertPool(), MinVersion: tls.VersionTLS12},
@@ -162,6 +173,16 @@ func (s *Server) now() time.Time {
 		return s.opts.Now()
 	}
 	return time.Now()
+}
+
+// reachableHost returns the host:port clients use to reach a listener: an
+// unspecified address (0.0.0.0 or ::, listening on every interface) is
+// reached on 127.0.0.1, which the server certificate names.
+func reachableHost(a net.Addr) string {
+	if ta, ok := a.(*net.TCPAddr); ok && (ta.IP == nil || ta.IP.IsUnspecified()) {
+		return net.JoinHostPort("127.0.0.1", strconv.Itoa(ta.Port))
+	}
+	return a.String()
 }
 
 // newTLSIdentity makes a fresh ECDSA CA and a leaf for 127.0.0.1, ::1 and localhost.

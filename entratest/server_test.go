@@ -163,7 +163,7 @@ func TestCloudIssuers(t *testing.T) {
 			if got := s.IssuerV2(tid); got != tt.v2 {
 				t.Errorf("IssuerV2 = %q, want %q", got, tt.v2)
 			}
-			if got := s.GraphURL(); got != tt.graphU {
+			if got := s.GraphResource(); got != tt.graphU {
 				t.Errorf("GraphURL = %q, want %q", got, tt.graphU)
 			}
 		})

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -25,6 +26,9 @@ type accessTokenParams struct {
 	scp        []string       // delegated scopes (user tokens)
 	roles      []string       // app roles (app-only: granted with admin consent)
 	extra      map[string]any // e.g. OBO
+	claims     claimsRequest  // the request's claims parameter (client capabilities, nbf)
+	mfa        bool           // the user's session performed MFA (v1 amr)
+	signIn     uint64         // policy epoch of the user's sign-in, kept in aio for OBO
 }
 
 // backdate is how far iat/nbf lie before issuance, as Entra does.
@@ -48,20 +52,25 @@ func (s *Server) mintAccessToken(p accessTokenParams) (token string, expiresIn i
 	graph := res == s.graph
 	v2 := !graph && res.AccessTokenAcceptedVersion == 2
 	now := s.now()
-	lifetime := s.opts.lifetime()
+	lifetime := s.opts.lifetime(p.user != nil)
 	expiresIn = int64(lifetime / time.Second)
+	issued := now.Add(-backdate).Unix()
+	if nbf := p.claims.nbf; nbf > issued && nbf <= now.Unix() {
+		// A CAE challenge asked for a token not before nbf.
+		issued = nbf
+	}
 	aud := p.rs.audience
 	if v2 {
 		aud = res.ClientID
 	} else if graph {
-		aud = s.GraphURL()
+		aud = s.GraphResource()
 	}
 	c := jwt.MapClaims{
 		"aud": aud,
-		"iat": now.Add(-backdate).Unix(),
-		"nbf": now.Add(-backdate).Unix(),
+		"iat": issued,
+		"nbf": issued,
 		"exp": now.Add(lifetime).Unix(),
-		"aio": randB64(48),
+		"aio": sessionAIO(p.signIn),
 		"rh":  "0.A" + randB64(40) + ".",
 		"uti": randB64(16),
 		"tid": t.id,
@@ -73,7 +82,10 @@ func (s *Server) mintAccessToken(p accessTokenParams) (token string, expiresIn i
 		c["iss"], c["ver"], c["appid"], c["appidacr"] = s.IssuerV1(t.id), "1.0", p.client.ClientID, acr
 	}
 	if p.user == nil {
-		c["oid"], c["sub"], c["idtyp"] = p.client.spOID, p.client.spOID, "app"
+		c["oid"], c["sub"] = p.client.spOID, p.client.spOID
+		if wantsClaim(res, "idtyp") {
+			c["idtyp"] = "app"
+		}
 		if !v2 {
 			c["idp"] = s.IssuerV1(t.id)
 		}
@@ -84,6 +96,9 @@ func (s *Server) mintAccessToken(p accessTokenParams) (token string, expiresIn i
 			c["preferred_username"] = u.Username
 		} else {
 			c["upn"], c["unique_name"], c["amr"] = u.Username, u.Username, []string{"pwd"}
+			if p.mfa {
+				c["amr"] = []string{"pwd", "mfa"}
+			}
 		}
 		if u.tenantID != t.id {
 			c["idp"] = s.IssuerV1(u.tenantID)
@@ -94,6 +109,9 @@ func (s *Server) mintAccessToken(p accessTokenParams) (token string, expiresIn i
 	}
 	if len(p.roles) > 0 {
 		c["roles"] = append([]string(nil), p.roles...)
+	}
+	if caps := p.claims.capabilities; len(caps) > 0 && wantsClaim(res, "xms_cc") {
+		c["xms_cc"] = append([]string(nil), caps...)
 	}
 	for k, v := range p.extra {
 		c[k] = v
@@ -216,6 +234,26 @@ func (s *Server) verifyJWT(raw string) (jwt.MapClaims, error) {
 		return nil, fmt.Errorf("entratest: verify: %w", err)
 	}
 	return claims, nil
+}
+
+// sessionAIO makes the opaque aio claim: Entra keeps session data there, the
+// emulator the policy epoch of the user's sign-in (8 bytes) before random
+// bytes, so that on-behalf-of can apply MFA rules to the user's session.
+func sessionAIO(signIn uint64) string {
+	b := make([]byte, 48)
+	_, _ = rand.Read(b)
+	binary.BigEndian.PutUint64(b, signIn)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// aioSignIn reads the sign-in epoch back from an aio claim (0 if unreadable).
+func aioSignIn(aio any) uint64 {
+	s, _ := aio.(string)
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) < 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(b)
 }
 
 // pairwiseSub is the per-app subject of a user.

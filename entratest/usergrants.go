@@ -76,17 +76,24 @@ type userGrant struct {
 	nonce  string
 	family string   // refresh-token family being rotated; "" for a new one
 	oidc   []string // OIDC scopes that decide refresh_token / id_token
+	signIn uint64   // policy epoch of the interactive sign-in (SetMFA)
 }
 
 // issueUserTokens mints the response of a successful user grant: the access
 // token for g.rs, a refresh token with offline_access, an id_token with
 // openid and client_info when the request has client_info=1. It checks the
-// client's consent on the resource (65001 when missing).
+// client's consent on the resource (65001 when missing) and the MFA rules
+// (SetMFA). The response's scope is Entra's (responseScope), not an echo.
 func (s *Server) issueUserTokens(req *tokenRequest, g userGrant) (map[string]any, *oauthError) {
 	scp, e := s.delegatedScopes(req.client, g.rs)
 	if e != nil {
 		return nil, e
 	}
+	mfa, e := s.checkMFA(g.user, req.client, g.rs.resource, g.signIn)
+	if e != nil {
+		return nil, e
+	}
+	scope := responseScope(req, g.rs, scp, g.oidc)
 	if len(scp) == 0 {
 		// Only OIDC scopes were asked: Entra then issues a Graph token for them.
 		scp = oidcOnly(g.rs.oidc)
@@ -98,14 +105,17 @@ func (s *Server) issueUserTokens(req *tokenRequest, g userGrant) (map[string]any
 		rs:         g.rs,
 		user:       g.user,
 		scp:        scp,
+		claims:     req.claims,
+		mfa:        mfa,
+		signIn:     g.signIn,
 	})
 	if err != nil {
 		return nil, serverError("could not mint the access token")
 	}
-	body := s.tokenResponse(at, exp, g.rs.requested)
+	body := s.tokenResponse(at, exp, scope)
 	if hasScope(g.oidc, "offline_access") {
 		rt, err := s.user.refresh.issue(s.now(), g.tenant.id, req.client.ClientID, g.user.Username, g.family,
-			strings.Join(g.rs.requested, " "))
+			strings.Join(g.rs.requested, " "), g.signIn)
 		if err != nil {
 			return nil, serverError("could not create a refresh token")
 		}

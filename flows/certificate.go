@@ -22,20 +22,15 @@ import (
 const assertionLifetime = 10 * time.Minute
 
 // NewCertificate returns an App authenticating with a client assertion
-// signed by key, which must match one of certs. An *rsa.PrivateKey is
-// handed to MSAL, which signs PS256. Any other crypto.Signer with an RSA
-// public key (an HSM, a cloud KMS or Key Vault key) signs the same
-// assertion through its Sign method, so the private key never has to
-// leave it. With sendX5C the chain is sent in the assertion's x5c header
-// (subject name + issuer authentication).
+// signed by key for certs[0], which key must match; certs[1:] is the chain.
+// key is an *rsa.PrivateKey or any crypto.Signer with an RSA public key (an
+// HSM, a cloud KMS or Key Vault key): every assertion is built here, in the
+// form MSAL Go builds it, and signed PS256 through Sign, so the private key
+// never has to leave the signer and the signing certificate is always
+// certs[0] (MSAL picks the last certificate matching the key). With
+// sendX5C the chain is sent in the assertion's x5c header (subject name +
+// issuer authentication).
 func NewCertificate(cfg Config, certs []*x509.Certificate, key crypto.PrivateKey, sendX5C bool) (*App, error) {
-	if k, ok := key.(*rsa.PrivateKey); ok {
-		cred, err := confidential.NewCredFromCert(certs, k)
-		if err != nil {
-			return nil, err
-		}
-		return newApp(cfg, cred, sendX5C)
-	}
 	signer, ok := key.(crypto.Signer)
 	if !ok {
 		return nil, fmt.Errorf("%w: the key is neither an RSA private key nor a crypto.Signer", ErrConfig)
@@ -44,23 +39,30 @@ func NewCertificate(cfg Config, certs []*x509.Certificate, key crypto.PrivateKey
 	if err != nil {
 		return nil, err
 	}
-	cred := confidential.NewCredFromAssertionCallback(func(_ context.Context, o confidential.AssertionRequestOptions) (string, error) {
-		return a.sign(o.TokenEndpoint, o.ClientID)
+	return NewAssertion(cfg, func(_ context.Context, tokenEndpoint, clientID string) (string, error) {
+		return a.sign(tokenEndpoint, clientID)
 	})
-	return newApp(cfg, cred, false)
 }
 
 // NewAssertion returns an App whose client assertion comes from assertion,
 // called for every token request with the request's ctx, the token
 // endpoint (the assertion's aud) and the client ID (its iss and sub). Use
 // it for federated credentials or assertions made elsewhere. The callback
-// must be safe for concurrent use.
+// must be safe for concurrent use. Config.OnAssertion sees every result.
 func NewAssertion(cfg Config, assertion func(ctx context.Context, tokenEndpoint, clientID string) (string, error)) (*App, error) {
 	if assertion == nil {
 		return nil, fmt.Errorf("%w: assertion callback is required", ErrConfig)
 	}
+	observe := cfg.OnAssertion
 	cred := confidential.NewCredFromAssertionCallback(func(ctx context.Context, o confidential.AssertionRequestOptions) (string, error) {
-		return assertion(ctx, o.TokenEndpoint, o.ClientID)
+		a, err := assertion(ctx, o.TokenEndpoint, o.ClientID)
+		if err == nil && a == "" {
+			err = errors.New("the assertion callback returned an empty assertion")
+		}
+		if observe != nil {
+			observe(ctx, a, err)
+		}
+		return a, err
 	})
 	return newApp(cfg, cred, false)
 }
@@ -81,20 +83,15 @@ func newSignerAssertion(certs []*x509.Certificate, signer crypto.Signer, sendX5C
 		return nil, fmt.Errorf("%w: the signer's key is not RSA (Entra verifies client assertions with PS256)", ErrConfig)
 	}
 	a := &signerAssertion{signer: signer}
-	var leaf *x509.Certificate
-	var chain []string
-	for _, c := range certs {
-		if c == nil {
-			continue
-		}
-		if leaf == nil && pub.Equal(c.PublicKey) {
-			leaf = c
-			continue
-		}
-		chain = append(chain, base64.StdEncoding.EncodeToString(c.Raw))
+	if len(certs) == 0 || certs[0] == nil || !pub.Equal(certs[0].PublicKey) {
+		return nil, fmt.Errorf("%w: the key does not match the first certificate", ErrConfig)
 	}
-	if leaf == nil {
-		return nil, fmt.Errorf("%w: the signer's key matches no certificate", ErrConfig)
+	leaf := certs[0]
+	var chain []string
+	for _, c := range certs[1:] {
+		if c != nil {
+			chain = append(chain, base64.StdEncoding.EncodeToString(c.Raw))
+		}
 	}
 	sum := sha256.Sum256(leaf.Raw)
 	a.thumbprint = base64.StdEncoding.EncodeToString(sum[:])

@@ -32,6 +32,11 @@ type Config struct {
 	ClientID                 string
 	HTTPClient               HTTPClient // required
 	DisableInstanceDiscovery bool
+	// OnAssertion, if set, sees every client assertion made for a token
+	// request (or the error making it), with the request's ctx: the root
+	// package uses it to scrub assertions from error text and to report
+	// a failing assertion callback.
+	OnAssertion func(ctx context.Context, assertion string, err error)
 }
 
 // Result is a freshly fetched token.

@@ -20,6 +20,7 @@ type emulatorInfo struct {
 	AuthorityHost string `json:"authority_host"`
 	TenantID      string `json:"tenant_id"`
 	Cloud         string `json:"cloud"`
+	GraphURL      string `json:"graph_url"`
 	CACertFile    string `json:"ca_cert_file"`
 	Daemon        struct {
 		ClientID     string `json:"client_id"`
@@ -48,33 +49,80 @@ type emulatorInfo struct {
 	} `json:"user"`
 }
 
+// emulatorFlags are the flags of "entra emulator".
+type emulatorFlags struct {
+	addr, cloud, dir string
+	lifetime         time.Duration
+	autoApprove      bool
+}
+
+// newEmulatorFlagSet defines the flags; the set prints nothing itself.
+func newEmulatorFlagSet(f *emulatorFlags) *flag.FlagSet {
+	fs := flag.NewFlagSet("emulator", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&f.addr, "addr", "127.0.0.1:0", "listen `address`; on 0.0.0.0 or [::] the printed authority_host uses 127.0.0.1")
+	fs.StringVar(&f.cloud, "cloud", "public", "cloud whose issuer hosts and Graph audience to impersonate: public, china, usgov, usgovdod, germany")
+	fs.DurationVar(&f.lifetime, "token-lifetime", 0, "fixed access-token `lifetime`, at least 1m; 0 gives Entra's: 1h for app-only tokens, a random 60m-90m for user tokens.\nrefresh_in is sent for 2h and more")
+	fs.BoolVar(&f.autoApprove, "auto-approve", false, "approve device codes at once for the demo user (otherwise POST /emulator/devicecode/approve)")
+	fs.StringVar(&f.dir, "dir", "", "`directory` for the CA, certificate and key files, kept on exit (default: a new temporary directory, removed on exit)")
+	return fs
+}
+
+// emulatorUsage is the help text of "entra emulator" before its flags.
+const emulatorUsage = `usage: entra emulator [flags]
+
+Starts a local Microsoft Entra ID emulator (package entratest) with a demo
+directory, then prints one JSON line on standard output with everything a
+client needs:
+
+  authority_host  HTTPS base URL; the authority is <authority_host>/<tenant_id>
+  tenant_id       the demo tenant
+  cloud           the cloud impersonated (token issuers, Graph audience)
+  graph_url       where the emulator serves Microsoft Graph (/v1.0/me, /v1.0/users, ...)
+  ca_cert_file    PEM file of the CA to trust (the emulator speaks HTTPS only)
+  daemon, api, public_client, obo_api, user
+                  the demo apps and user: IDs, secrets, scopes, certificate files
+
+Messages go to standard error. The emulator serves until interrupted: press
+Ctrl-C or send SIGTERM. It then exits with status 0.
+
+flags:
+`
+
+// printEmulatorUsage writes the help of "entra emulator".
+func printEmulatorUsage(w io.Writer) {
+	fmt.Fprint(w, emulatorUsage)
+	fs := newEmulatorFlagSet(&emulatorFlags{})
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+}
+
 // runEmulator starts the emulator, prints its settings and serves until ctx is done.
 func runEmulator(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("emulator", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	addr := fs.String("addr", "127.0.0.1:0", "listen address")
-	cloud := fs.String("cloud", "public", "cloud whose issuer hosts and Graph audience to impersonate: public, china, usgov, usgovdod, germany")
-	lifetime := fs.Duration("token-lifetime", time.Hour, "access-token lifetime (refresh_in is sent for lifetimes of 2h and more)")
-	autoApprove := fs.Bool("auto-approve", false, "approve device codes at once for the demo user (otherwise POST /emulator/devicecode/approve)")
-	dir := fs.String("dir", "", "directory for the CA, certificate and key files (default: a new temporary directory)")
+	var f emulatorFlags
+	fs := newEmulatorFlagSet(&f)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			printEmulatorUsage(stdout)
 			return nil
 		}
-		return usageError{err.Error()}
+		return usageError{err.Error() + " (run 'entra emulator -h' for the flags)"}
 	}
 	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+		return usageError{fmt.Sprintf("unexpected argument %q (run 'entra emulator -h' for the flags)", fs.Arg(0))}
 	}
-	c, err := parseCloud(*cloud)
+	c, err := parseCloud(f.cloud)
 	if err != nil {
 		return err
 	}
-	if *lifetime < time.Minute {
-		return usageError{fmt.Sprintf("--token-lifetime %v is too short: use at least 1m (clients such as MSAL Go refuse to cache tokens living under 5m)", *lifetime)}
+	switch {
+	case f.lifetime < 0 || (f.lifetime > 0 && f.lifetime < time.Minute):
+		return usageError{fmt.Sprintf("--token-lifetime %v is out of range: use 0 (Entra's lifetimes) or at least 1m", f.lifetime)}
+	case f.lifetime > 0 && f.lifetime <= 5*time.Minute:
+		fmt.Fprintf(stderr, "entra emulator: note: with --token-lifetime %v, MSAL Go will not cache tokens (it keeps only those living over 5m), so every call fetches one\n", f.lifetime)
 	}
 
-	opts := &entratest.Options{Addr: *addr, Cloud: c, TokenLifetime: *lifetime}
+	opts := &entratest.Options{Addr: f.addr, Cloud: c, TokenLifetime: f.lifetime}
 	srv, err := entratest.NewServer(opts)
 	if err != nil {
 		return err
@@ -84,11 +132,11 @@ func runEmulator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	if *autoApprove {
+	if f.autoApprove {
 		srv.SetAutoApproveUser(demo.User.Username)
 	}
 
-	outDir := *dir
+	outDir := f.dir
 	if outDir == "" {
 		if outDir, err = os.MkdirTemp("", "entra-emulator-"); err != nil {
 			return err
@@ -97,7 +145,7 @@ func runEmulator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	} else if err := os.MkdirAll(outDir, 0o700); err != nil {
 		return err
 	}
-	info := emulatorInfo{AuthorityHost: srv.URL, TenantID: demo.TenantID, Cloud: string(c)}
+	info := emulatorInfo{AuthorityHost: srv.URL, TenantID: demo.TenantID, Cloud: string(c), GraphURL: srv.GraphURL()}
 	files := []struct {
 		dst  *string
 		name string

@@ -1,15 +1,15 @@
 // Package entrahttp is the hardened HTTP client entra gives MSAL Go for
 // every call to Microsoft Entra ID: it never follows redirects, caps
 // response bodies, retries transient failures within the caller's deadline,
-// throttles a host after a 429 and validates token responses before MSAL
-// parses them.
+// throttles a host that asked it to wait (429, or 503 with Retry-After),
+// sends nothing to hosts outside Options.TrustedHosts and validates token
+// responses, as MSAL will read them, before MSAL parses them.
 package entrahttp
 
 import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -26,7 +26,7 @@ const (
 	DefaultMaxAttempts = 4
 	DefaultMaxElapsed  = 30 * time.Second
 	// defaultThrottle is how long a host is throttled after a 429 without
-	// Retry-After.
+	// Retry-After (or with a shorter one).
 	defaultThrottle = time.Second
 )
 
@@ -45,6 +45,14 @@ type Options struct {
 	// Logger receives retry and refusal events (no bodies, no queries).
 	// nil discards.
 	Logger *slog.Logger
+	// TrustedHosts, when non-empty, are the only hosts a request may go
+	// to, over https only: "host" or "host:port", compared
+	// case-insensitively, port 443 the same as none. A request to any
+	// other host (for example a token_endpoint that OIDC metadata moved
+	// off the authority) is refused before anything is sent, with a
+	// KindUntrustedHost error. Give the authority host and the cloud's
+	// aliases. Empty means any host.
+	TrustedHosts []string
 
 	// Now, Sleep and Rand are for tests: the clock, the wait between
 	// attempts (must return ctx.Err() when ctx ends first) and a source of
@@ -66,6 +74,7 @@ type Client struct {
 	now         func() time.Time
 	sleep       func(context.Context, time.Duration) error
 	rand        func() float64
+	trusted     []string // normalized TrustedHosts
 	throttle    throttle
 }
 
@@ -89,6 +98,7 @@ func New(o Options) *Client {
 		now:         o.Now,
 		sleep:       o.Sleep,
 		rand:        o.Rand,
+		trusted:     normHosts(o.TrustedHosts),
 	}
 	if c.maxBody <= 0 {
 		c.maxBody = DefaultMaxBody
@@ -122,22 +132,34 @@ func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
 // back as *ResponseError; ctx errors are returned so errors.Is(err,
 // context.Canceled) holds. Non-2xx answers that are not retried (or whose
 // retries ran out) are returned as responses, for the caller to read.
+//
+// A host that answers 429 (Retry-After, at least one second) or 503 with
+// Retry-After is not asked again by this Client until that delay (at most
+// MaxThrottle) has passed: meanwhile Do fails at once with a
+// KindThrottled error carrying the remembered status and RetryAfter.
 func (c *Client) Do(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
-	host := req.URL.Host
 	where := cleanURL(req.URL)
+	if !c.trusts(req.URL) {
+		c.log.LogAttrs(ctx, slog.LevelWarn, "entrahttp: host not trusted, request not sent",
+			slog.String("url", where))
+		return nil, &ResponseError{Kind: KindUntrustedHost, URL: where,
+			Detail: "only https requests to Options.TrustedHosts are sent"}
+	}
+	host := normHost(req.URL.Host)
 	start := c.now()
-	if d := c.throttle.remaining(host, start); d > 0 {
+	if d, status := c.throttle.remaining(host, start); d > 0 {
 		c.log.LogAttrs(ctx, slog.LevelWarn, "entrahttp: throttled, request not sent",
-			slog.String("url", where), slog.Duration("remaining", d))
-		return nil, &ResponseError{Kind: KindThrottled, URL: where,
-			Detail: fmt.Sprintf("host answered 429; next request allowed in %s", d.Round(time.Millisecond))}
+			slog.String("url", where), slog.Int("status", status), slog.Duration("remaining", d))
+		return nil, &ResponseError{Kind: KindThrottled, StatusCode: status, URL: where, RetryAfter: d,
+			Detail: "host answered HTTP " + strconv.Itoa(status) + " asking to wait; retry in " + roundWait(d)}
 	}
 	deadline := start.Add(c.maxElapsed)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
 	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+	tokenReq := isTokenRequest(req)
 
 	var lastResp *http.Response
 	var lastErr error
@@ -160,17 +182,17 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 			lastResp, lastErr = nil, err
 		} else if retryableStatus(resp.StatusCode) {
 			lastResp, lastErr = resp, nil
-			if resp.StatusCode == http.StatusTooManyRequests {
-				ra, ok := retryAfter(resp.Header, c.now())
-				if !ok {
-					ra = defaultThrottle
-				}
-				c.throttle.set(host, ra, c.now())
+			ra, ok := RetryAfter(resp.Header, c.now())
+			switch {
+			case resp.StatusCode == http.StatusTooManyRequests: // at least defaultThrottle: no hot loop
+				c.throttle.set(host, max(ra, defaultThrottle), resp.StatusCode, c.now())
+			case resp.StatusCode == http.StatusServiceUnavailable && ok:
+				c.throttle.set(host, ra, resp.StatusCode, c.now())
 			}
 		} else {
 			if resp.StatusCode/100 == 2 {
 				c.throttle.clear(host)
-				if (resp.StatusCode == 200 || resp.StatusCode == 201) && strings.HasSuffix(r.URL.Path, "/token") {
+				if (resp.StatusCode == 200 || resp.StatusCode == 201) && tokenReq {
 					if p := validateToken(resp.Header.Get("Content-Type"), body, c.now()); p != nil {
 						c.log.LogAttrs(ctx, slog.LevelWarn, "entrahttp: refused token response",
 							slog.String("url", where), slog.String("problem", p.detail))
@@ -187,7 +209,7 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 		}
 		wait := backoff(attempt, c.rand)
 		if lastResp != nil {
-			if ra, ok := retryAfter(lastResp.Header, c.now()); ok {
+			if ra, ok := RetryAfter(lastResp.Header, c.now()); ok {
 				wait = ra
 			}
 		}
@@ -239,11 +261,24 @@ func (c *Client) once(r *http.Request) (*http.Response, []byte, error) {
 	return resp, body, nil
 }
 
+// roundWait formats a wait for a message: whole seconds from one second
+// up, milliseconds below.
+func roundWait(d time.Duration) string {
+	if d >= time.Second {
+		return d.Round(time.Second).String()
+	}
+	return d.Round(time.Millisecond).String()
+}
+
 // redirectTarget shows where a redirect pointed: scheme and host only.
 func redirectTarget(loc string) string {
 	u, err := url.Parse(loc)
 	if err != nil || u.Host == "" {
 		return "a relative or invalid location"
+	}
+	if len(u.Host) > 100 || strings.Trim(strings.ToLower(u.Host), "abcdefghijklmnopqrstuvwxyz0123456789.-:[]") != "" ||
+		!(u.Scheme == "https" || u.Scheme == "http") {
+		return "an odd location"
 	}
 	return u.Scheme + "://" + u.Host
 }

@@ -133,22 +133,6 @@ func TestDoThrottleAfter429(t *testing.T) {
 	resp.Body.Close()
 }
 
-func TestDoThrottleCapped(t *testing.T) {
-	f := newFixture(t, Options{MaxAttempts: 1})
-	f.srv.InjectFault(entratest.EndpointToken, entratest.Fault{Status: 429, RetryAfter: time.Minute})
-	resp, err := f.c.Do(f.tokenRequest(context.Background()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	f.clock.Sleep(context.Background(), maxThrottle)
-	resp, err = f.c.Do(f.tokenRequest(context.Background()))
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("after %v: got %v, %v; want 200 (throttle capped)", maxThrottle, resp, err)
-	}
-	resp.Body.Close()
-}
-
 func TestDoRefusals(t *testing.T) {
 	tests := []struct {
 		name  string

@@ -3,6 +3,7 @@ package entrahttp
 import (
 	"net/url"
 	"strconv"
+	"time"
 )
 
 // Kind classifies a ResponseError.
@@ -12,12 +13,14 @@ type Kind int
 const (
 	KindRedirect         Kind = iota + 1 // the server answered 3xx; the redirect was not followed
 	KindBodyTooLarge                     // the response body exceeded Options.MaxBody
-	KindMalformed                        // a token response that is not a JSON object (or not JSON at all)
+	KindMalformed                        // a token response that is not one JSON object, or repeats a field MSAL reads
 	KindExpiresIn                        // expires_in (or expires_on, ext_expires_in, refresh_in) missing or absurd
 	KindMissingToken                     // a token response without an access_token
 	KindTokenType                        // token_type is not Bearer
-	KindThrottled                        // no request sent: the host answered 429 moments ago
+	KindThrottled                        // no request sent: the host asked us to wait (429, or 503 with Retry-After)
 	KindRetriesExhausted                 // every attempt failed with a network error
+	KindInvalidToken                     // access_token is not a bearer token (RFC 6750 b64token): it could never be sent
+	KindUntrustedHost                    // no request sent: the host (or scheme) is not in Options.TrustedHosts
 )
 
 // String returns a short name for k, e.g. "redirect".
@@ -39,19 +42,29 @@ func (k Kind) String() string {
 		return "throttled"
 	case KindRetriesExhausted:
 		return "retries_exhausted"
+	case KindInvalidToken:
+		return "invalid_access_token"
+	case KindUntrustedHost:
+		return "untrusted_host"
 	}
 	return "kind(" + strconv.Itoa(int(k)) + ")"
 }
 
 // ResponseError reports a response (or the lack of one) that the Client
 // refused to hand to its caller. Its text never contains the response
-// body, a token or a query string.
+// body, a token or a query string. Immutable once returned.
 type ResponseError struct {
-	Kind       Kind
-	StatusCode int    // HTTP status of the refused response, 0 if none
+	Kind Kind
+	// StatusCode is the HTTP status of the refused response, 0 if none.
+	// For KindThrottled it is the status of the answer that started the
+	// throttle (429, or 503 with Retry-After).
+	StatusCode int
 	URL        string // request URL without query or fragment
 	Detail     string // what was wrong, never body text
-	Err        error  // cause, e.g. the last network error
+	// RetryAfter is, for KindThrottled, how long until the host may be
+	// asked again; 0 otherwise.
+	RetryAfter time.Duration
+	Err        error // cause, e.g. the last network error
 }
 
 // Error returns a one-line description starting with "entrahttp: ".

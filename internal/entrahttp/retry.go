@@ -75,31 +75,22 @@ func backoff(n int, rand func() float64) time.Duration {
 	return time.Duration(f * float64(ceiling))
 }
 
-// retryAfter reads how long the server asked us to wait: the
-// "retry-after-ms" / "x-ms-retry-after-ms" headers (milliseconds) or
-// "Retry-After" (seconds or an HTTP date). ok is false when no usable
-// value is present. A value above maxRetryAfter is returned as is: the
-// caller compares it with its budget.
-func retryAfter(h http.Header, now time.Time) (d time.Duration, ok bool) {
+// RetryAfter reads how long the server asked the client to wait: the
+// "Retry-After-Ms" / "X-Ms-Retry-After-Ms" headers (milliseconds) or
+// "Retry-After" (seconds or an HTTP date, measured from now). ok is false
+// when no usable value is present. Every form is treated alike: a delay
+// above an hour (an overflowing number included) comes back as just over
+// an hour, which no retry budget allows, so the caller stops retrying; a
+// negative or malformed value is ignored. Safe for concurrent use.
+func RetryAfter(h http.Header, now time.Time) (d time.Duration, ok bool) {
 	for _, name := range []string{"Retry-After-Ms", "X-Ms-Retry-After-Ms"} {
-		if v := strings.TrimSpace(h.Get(name)); v != "" {
-			if ms, err := strconv.ParseInt(v, 10, 64); err == nil && ms >= 0 && ms <= int64(maxRetryAfter/time.Millisecond) {
-				return time.Duration(ms) * time.Millisecond, true
-			}
+		if d, ok := parseDelay(h.Get(name), time.Millisecond); ok {
+			return d, true
 		}
 	}
 	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0, false
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs < 0 {
-			return 0, false
-		}
-		if secs > int64(maxRetryAfter/time.Second) {
-			return maxRetryAfter + time.Second, true
-		}
-		return time.Duration(secs) * time.Second, true
+	if d, ok := parseDelay(v, time.Second); ok {
+		return d, true
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		d := t.Sub(now)
@@ -107,11 +98,43 @@ func retryAfter(h http.Header, now time.Time) (d time.Duration, ok bool) {
 			d = 0
 		}
 		if d > maxRetryAfter {
-			d = maxRetryAfter + time.Second
+			d = tooLong
 		}
 		return d, true
 	}
 	return 0, false
+}
+
+// tooLong is what RetryAfter returns for any delay beyond maxRetryAfter.
+const tooLong = maxRetryAfter + time.Second
+
+// parseDelay reads v as a decimal count of unit (digits only). A count
+// beyond maxRetryAfter, however many digits it has, is tooLong.
+func parseDelay(v string, unit time.Duration) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < '0' || v[i] > '9' {
+			return 0, false
+		}
+	}
+	v = strings.TrimLeft(v, "0")
+	if v == "" {
+		return 0, true
+	}
+	if len(v) > 18 {
+		return tooLong, true
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	if n > int64(maxRetryAfter/unit) {
+		return tooLong, true
+	}
+	return time.Duration(n) * unit, true
 }
 
 // sleepCtx waits for d or until ctx is done, returning ctx.Err() then.

@@ -31,6 +31,17 @@ func TestRetryAfter(t *testing.T) {
 		{"huge", map[string]string{"Retry-After": "999999999"}, maxRetryAfter + time.Second, true},
 		{"ms wins", map[string]string{"Retry-After": "7", "retry-after-ms": "250"}, 250 * time.Millisecond, true},
 		{"x-ms", map[string]string{"x-ms-retry-after-ms": "1500"}, 1500 * time.Millisecond, true},
+		// An over-long delay reads the same in every header (defect 15).
+		{"huge ms", map[string]string{"Retry-After-Ms": "99999999999"}, tooLong, true},
+		{"huge x-ms", map[string]string{"x-ms-retry-after-ms": "3600001"}, tooLong, true},
+		{"overflowing ms", map[string]string{"Retry-After-Ms": "99999999999999999999999"}, tooLong, true},
+		{"overflowing seconds", map[string]string{"Retry-After": "99999999999999999999999"}, tooLong, true},
+		{"huge ms beats small seconds", map[string]string{"Retry-After-Ms": "86400000", "Retry-After": "1"}, tooLong, true},
+		{"one hour ms", map[string]string{"Retry-After-Ms": "3600000"}, time.Hour, true},
+		{"leading zeros", map[string]string{"Retry-After": "0000000000000000000000007"}, 7 * time.Second, true},
+		{"bad ms falls back", map[string]string{"Retry-After-Ms": "1.5", "Retry-After": "2"}, 2 * time.Second, true},
+		{"negative ms", map[string]string{"Retry-After-Ms": "-5"}, 0, false},
+		{"far date", map[string]string{"Retry-After": now.Add(48 * time.Hour).Format(http.TimeFormat)}, tooLong, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -38,7 +49,7 @@ func TestRetryAfter(t *testing.T) {
 			for k, v := range tt.headers {
 				h.Set(k, v)
 			}
-			got, ok := retryAfter(h, now)
+			got, ok := RetryAfter(h, now)
 			if got != tt.want || ok != tt.ok {
 				t.Errorf("got %v, %v; want %v, %v", got, ok, tt.want, tt.ok)
 			}
@@ -94,26 +105,26 @@ func TestRetryableErr(t *testing.T) {
 func TestThrottle(t *testing.T) {
 	var th throttle
 	now := time.Unix(1000, 0)
-	if d := th.remaining("h", now); d != 0 {
+	if d, _ := th.remaining("h", now); d != 0 {
 		t.Fatalf("fresh throttle: got %v, want 0", d)
 	}
-	th.set("h", time.Minute, now) // capped at maxThrottle
-	if d := th.remaining("h", now); d != maxThrottle {
-		t.Errorf("got %v, want %v", d, maxThrottle)
+	th.set("h", time.Hour, 429, now) // capped at MaxThrottle
+	if d, st := th.remaining("h", now); d != MaxThrottle || st != 429 {
+		t.Errorf("got %v, %d; want %v, 429", d, st, MaxThrottle)
 	}
-	th.set("h", time.Second, now) // never shortens
-	if d := th.remaining("h", now.Add(time.Second)); d != maxThrottle-time.Second {
-		t.Errorf("got %v, want %v", d, maxThrottle-time.Second)
+	th.set("h", time.Second, 503, now) // never shortens
+	if d, st := th.remaining("h", now.Add(time.Second)); d != MaxThrottle-time.Second || st != 429 {
+		t.Errorf("got %v, %d; want %v, 429", d, st, MaxThrottle-time.Second)
 	}
-	if d := th.remaining("other", now); d != 0 {
+	if d, _ := th.remaining("other", now); d != 0 {
 		t.Errorf("other host: got %v, want 0", d)
 	}
-	if d := th.remaining("h", now.Add(maxThrottle)); d != 0 {
+	if d, _ := th.remaining("h", now.Add(MaxThrottle)); d != 0 {
 		t.Errorf("after expiry: got %v, want 0", d)
 	}
-	th.set("h", time.Second, now)
+	th.set("h", time.Second, 429, now)
 	th.clear("h")
-	if d := th.remaining("h", now); d != 0 {
+	if d, _ := th.remaining("h", now); d != 0 {
 		t.Errorf("after clear: got %v, want 0", d)
 	}
 }

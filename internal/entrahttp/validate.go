@@ -21,26 +21,35 @@ type tokenProblem struct {
 }
 
 // validateToken checks a 200 answer from a token endpoint before MSAL sees
-// it. It returns nil when the answer is acceptable. Details never quote the
-// body.
+// it, reading the body the way MSAL will (see msalFields): every key that
+// encoding/json would bind to one of MSAL's fields, in any spelling, is
+// checked, and two keys bound to one field are refused. It returns nil
+// when the answer is acceptable. Details never quote the body.
 func validateToken(contentType string, body []byte, now time.Time) *tokenProblem {
 	if contentType != "" {
 		mt, _, err := mime.ParseMediaType(contentType)
 		if err != nil || !(mt == "application/json" || strings.HasSuffix(mt, "+json")) {
-			return &tokenProblem{KindMalformed, "content type is not JSON (" + shortType(contentType) + ")"}
+			return &tokenProblem{KindMalformed, "content type is not JSON (" + safeMediaType(contentType) + ")"}
 		}
 	}
-	var fields map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&fields); err != nil || fields == nil {
-		return &tokenProblem{KindMalformed, "body is not a JSON object"}
+	fields, dup, err := msalFields(body)
+	if err == errDuplicate {
+		return &tokenProblem{KindMalformed, dup + " appears more than once (JSON keys match MSAL's fields case-insensitively)"}
 	}
-	if dec.More() {
-		return &tokenProblem{KindMalformed, "trailing data after the JSON object"}
+	if err != nil {
+		return &tokenProblem{KindMalformed, "body is not one JSON object"}
+	}
+	for _, odd := range []string{"DeclinedScopes", "AdditionalFields"} {
+		if _, ok := fields[odd]; ok {
+			return &tokenProblem{KindMalformed, "the response sets MSAL's internal field " + odd}
+		}
 	}
 	var at string
 	if raw, ok := fields["access_token"]; !ok || json.Unmarshal(raw, &at) != nil || strings.TrimSpace(at) == "" {
 		return &tokenProblem{KindMissingToken, "access_token is missing or empty"}
+	}
+	if !isB64Token(at) {
+		return &tokenProblem{KindInvalidToken, "access_token has characters a bearer token cannot carry (RFC 6750 b64token)"}
 	}
 	if raw, ok := fields["token_type"]; ok && !isNull(raw) {
 		var tt string
@@ -49,18 +58,18 @@ func validateToken(contentType string, body []byte, now time.Time) *tokenProblem
 		}
 	}
 	// MSAL lets expires_on win over expires_in, so both are checked.
-	_, hasIn := fields["expires_in"]
-	_, hasOn := fields["expires_on"]
+	rawIn, hasIn := fields["expires_in"]
+	rawOn, hasOn := fields["expires_on"]
 	if !hasIn && !hasOn {
 		return &tokenProblem{KindExpiresIn, "expires_in is missing"}
 	}
 	if hasIn {
-		if p := checkSeconds("expires_in", fields["expires_in"], false); p != nil {
+		if p := checkSeconds("expires_in", rawIn, false); p != nil {
 			return p
 		}
 	}
 	if hasOn {
-		n, ok := parseInt(fields["expires_on"])
+		n, ok := parseInt(rawOn)
 		if !ok {
 			return &tokenProblem{KindExpiresIn, "expires_on is not an integer epoch time"}
 		}
@@ -77,6 +86,29 @@ func validateToken(contentType string, body []byte, now time.Time) *tokenProblem
 		}
 	}
 	return nil
+}
+
+// isB64Token reports whether s is an RFC 6750 b64token:
+// 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
+// Such a token can always be sent in an Authorization header; CR, LF,
+// spaces, quotes and every other control or non-ASCII byte are refused.
+func isB64Token(s string) bool {
+	i := 0
+	for i < len(s) {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/') {
+			break
+		}
+		i++
+	}
+	if i == 0 {
+		return false
+	}
+	for i < len(s) && s[i] == '=' {
+		i++
+	}
+	return i == len(s)
 }
 
 // checkSeconds accepts an integer or a quoted integer with
@@ -118,16 +150,19 @@ func parseInt(raw json.RawMessage) (int64, bool) {
 
 func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
 
-// shortType returns a content type safe to show: printable, capped.
-func shortType(ct string) string {
-	ct = strings.Map(func(r rune) rune {
-		if r < 0x20 || r > 0x7e {
-			return '?'
-		}
-		return r
-	}, ct)
-	if len(ct) > 64 {
-		ct = ct[:64] + "..."
+// safeMediaType names a content type without quoting the header: a few
+// well-known media types by name, anything else as "a non-JSON type" (a
+// hostile server can put a token in the header).
+func safeMediaType(ct string) string {
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return "a non-JSON type"
 	}
-	return ct
+	switch mt {
+	case "text/html", "text/plain", "text/xml", "application/xml", "application/xhtml+xml",
+		"application/octet-stream", "application/x-www-form-urlencoded", "application/jwt",
+		"application/javascript", "text/javascript", "text/css", "multipart/form-data":
+		return mt
+	}
+	return "a non-JSON type"
 }

@@ -1,0 +1,179 @@
+package entra
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// fetch gets a token for e and installs it. It runs inside the cache's
+// singleflight, detached from the callers' cancellation (ctx supplies
+// values only), bounded by the fetch timeout and by Close. blocking says
+// whether callers wait (empty entry) or the entry still serves a token
+// (background refresh). A plain fetch first looks at the entry (another
+// fetch may have installed a token since the caller looked) and at the
+// Store; claims fetches always ask Entra. A failed plain fetch is
+// remembered in the entry (backoff, Retry-After).
+func (c *cache) fetch(ctx context.Context, e *entry, claims string, blocking bool) (*oauth2.Token, error) {
+	if claims == "" {
+		if s := e.cur.Load(); s != nil && (blocking || e.phase.Load() == phaseFresh) {
+			return s.token, nil
+		}
+	}
+	seq := c.seq.Add(1)
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.fetchTimeout)
+	defer cancel()
+	defer context.AfterFunc(c.ctx, cancel)()
+	if claims == "" {
+		if r, ok := c.loadStored(fctx, e.set.key, blocking); ok {
+			return c.install(e, seq, r, "", "store"), nil
+		}
+	}
+	start := c.clock.Now()
+	r, err := c.fetchFn(fctx, e.set.scopes, claims)
+	if err != nil {
+		return nil, c.failed(e, err, blocking, claims != "")
+	}
+	tok := c.install(e, seq, r, claims, "entra")
+	c.logger.Info("entra: token fetched", slog.String("scopes", e.set.key), slog.Bool("claims", claims != ""),
+		slog.Time("expires_on", r.expiresOn), slog.Duration("took", c.clock.Now().Sub(start)))
+	c.saveStored(ctx, e.set.key, r)
+	return tok, nil
+}
+
+// install makes r the token of e's live entry unless a token from a newer
+// fetch is installed already, and returns r's token either way (the
+// callers of this fetch get what they asked for).
+func (c *cache) install(e *entry, seq uint64, r tokenResult, claims, from string) *oauth2.Token {
+	now := c.clock.Now()
+	s := &snapshot{
+		token:       &oauth2.Token{AccessToken: r.accessToken, TokenType: "Bearer", Expiry: r.expiresOn},
+		times:       timesFor(now, r.expiresOn, r.refreshOn, c.jitter()),
+		claims:      claims,
+		fetchedFrom: from,
+	}
+	target := c.live(e)
+	if target == nil {
+		return s.token
+	}
+	target.mu.Lock()
+	installed := false
+	if p := target.phase.Load(); seq > target.seq && p != phaseEvicted && p != phaseClosed {
+		target.seq = seq
+		target.cur.Store(s)
+		target.failures, target.retryAt, target.lastErr = 0, time.Time{}, nil
+		target.advance(now)
+		installed = true
+	}
+	warn := installed && from == "entra" && !target.warnedRoles && c.inspect != nil
+	if warn {
+		target.warnedRoles = true
+	}
+	target.mu.Unlock()
+	if warn {
+		if msg := c.inspect(e.set, r.accessToken); msg != "" {
+			c.logger.Warn("entra: "+msg, slog.String("scopes", e.set.key))
+		} else {
+			target.mu.Lock()
+			target.warnedRoles = false // check the next token too
+			target.mu.Unlock()
+		}
+	}
+	return s.token
+}
+
+// failed records a failed fetch in e's live entry: no new request to
+// Entra until the backoff (or Entra's Retry-After, capped) has passed;
+// blocking callers get the remembered error until then, and a valid token
+// keeps being served. Claims fetches and fetches cancelled by Close are
+// not remembered. It returns err as an *Error.
+func (c *cache) failed(e *entry, err error, blocking, claims bool) error {
+	var ee *Error
+	if !errors.As(err, &ee) {
+		ee = &Error{Op: "token", Code: "fetch_failed", Description: "the token fetch failed", Err: err}
+	}
+	if claims || c.ctx.Err() != nil {
+		return ee
+	}
+	target := c.live(e)
+	if target == nil {
+		return ee
+	}
+	now := c.clock.Now()
+	target.mu.Lock()
+	target.failures++
+	failures := target.failures
+	serving := target.cur.Load() != nil
+	d := backoff(failures, blockingRetryBase, blockingRetryMax, c.jitter())
+	if serving {
+		d = backoff(failures, refreshRetryBase, refreshRetryMax, c.jitter())
+	}
+	if ee.RetryAfter > d {
+		d = min(ee.RetryAfter, maxServerDelay)
+	}
+	target.retryAt = now.Round(0).Add(d)
+	target.lastErr = ee
+	target.advance(now)
+	target.mu.Unlock()
+	if serving {
+		c.logger.Warn("entra: background token refresh failed; serving the current token until it expires",
+			slog.String("scopes", e.set.key), slog.Int("failures", failures), slog.Duration("retry_in", d),
+			slog.String("error", ee.Error()))
+	} else {
+		c.logger.Warn("entra: token fetch failed; later calls get this error until the retry time",
+			slog.String("scopes", e.set.key), slog.Int("failures", failures), slog.Duration("retry_in", d),
+			slog.String("error", ee.Error()))
+	}
+	return ee
+}
+
+// Claims challenges. A resource answering 401 with a claims challenge
+// wants a token carrying those claims. Amplification is bounded per entry:
+// one fetch per (entry, claims) at a time (concurrent challenges share
+// it); a request whose token already carried these claims gets no new
+// fetch (the resource is not satisfied by such a token); at most one
+// challenge-driven fetch per claimsInterval.
+const claimsInterval = 10 * time.Second
+
+// Reasons a challenge is left unanswered; the Transport hands the 401 to
+// the caller.
+var (
+	errClaimsUnsatisfied = errors.New("entra: the token sent already carried the challenge's claims")
+	errClaimsRateLimited = errors.New("entra: a challenge-driven fetch for this token ran moments ago")
+)
+
+// claimsToken returns a token carrying claims for a request that was
+// challenged after sending sent. ctx bounds the wait.
+func (e *entry) claimsToken(ctx context.Context, sent *oauth2.Token, claims string) (*oauth2.Token, error) {
+	ch := e.c.sf.DoChan(e.set.key+"\x00claims\x00"+claims, func() (any, error) {
+		if s := e.cur.Load(); s != nil && s.claims == claims {
+			if s.token != sent {
+				return s.token, nil // fetched since this request was sent
+			}
+			return nil, errClaimsUnsatisfied
+		}
+		now := e.c.clock.Now().Round(0)
+		e.mu.Lock()
+		recent := !e.claimsAt.IsZero() && now.Sub(e.claimsAt) < claimsInterval
+		if !recent {
+			e.claimsAt = now
+		}
+		e.mu.Unlock()
+		if recent {
+			return nil, errClaimsRateLimited
+		}
+		return e.c.fetch(ctx, e, claims, true)
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.(*oauth2.Token), nil
+	case <-ctx.Done():
+		return nil, ctxError(ctx.Err())
+	}
+}
