@@ -59,7 +59,7 @@ type cache struct {
 	cancel context.CancelFunc
 
 	// index mirrors entries for lookups that take no lock.
-	index sync.Map // string -> *entry
+	index sync.Map // string -> *hotCell of the entry
 
 	mu       sync.Mutex // guards what follows; writers update index too
 	entries  map[string]*entry
@@ -92,8 +92,17 @@ func newCache(s settings, fetch fetchFunc, storeKey func(string) string) *cache 
 
 // lookup returns the entry for a normalized key, or nil. It takes no lock.
 func (c *cache) lookup(key string) *entry {
-	if e, ok := c.index.Load(key); ok {
-		return e.(*entry)
+	if h := c.lookupHot(key); h != nil {
+		return h.e
+	}
+	return nil
+}
+
+// lookupHot returns the hot cell of the entry for a normalized key, or
+// nil. It takes no lock.
+func (c *cache) lookupHot(key string) *hotCell {
+	if h, ok := c.index.Load(key); ok {
+		return h.(*hotCell)
 	}
 	return nil
 }
@@ -122,7 +131,7 @@ func (c *cache) entry(set scopeSet) *entry {
 	c.entries[set.key] = e
 	e.pos = len(c.order)
 	c.order = append(c.order, e)
-	c.index.Store(set.key, e)
+	c.index.Store(set.key, e.hot)
 	c.startTickingLocked(now)
 	return e
 }

@@ -97,7 +97,7 @@ func testSet(t testing.TB, scope string) scopeSet {
 func testSource(t testing.TB, c *cache, scope string) *tokenSource {
 	t.Helper()
 	ts := &tokenSource{ctx: context.Background()}
-	ts.e.Store(c.entry(testSet(t, scope)))
+	ts.h.Store(c.entry(testSet(t, scope)).hot)
 	return ts
 }
 
@@ -185,7 +185,7 @@ func TestCacheLateColdCallerDoesNotFetchAgain(t *testing.T) {
 	if got := mustToken(t, ts); got != "token-1" {
 		t.Fatalf("cold: got %q, want token-1", got)
 	}
-	tok, err := ts.e.Load().wait(context.Background()) // where a late cold caller lands
+	tok, err := ts.entry().wait(context.Background()) // where a late cold caller lands
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +199,7 @@ func TestCacheStateMachine(t *testing.T) {
 	f := &fakeFetcher{clock: fc, lifetime: time.Hour}
 	c := newTestCache(t, f, &Options{IdleTTL: 24 * time.Hour})
 	ts := testSource(t, c, "api://x/.default")
-	e := ts.e.Load()
+	e := ts.entry()
 
 	if got := mustToken(t, ts); got != "token-1" {
 		t.Fatalf("cold: got %q, want token-1", got)
@@ -252,7 +252,7 @@ func TestCacheCatchesUpAfterSuspend(t *testing.T) {
 	f := &fakeFetcher{clock: fc, lifetime: time.Hour}
 	c := newTestCache(t, f, &Options{IdleTTL: 24 * time.Hour})
 	ts := testSource(t, c, "api://x/.default")
-	e := ts.e.Load()
+	e := ts.entry()
 
 	if got := mustToken(t, ts); got != "token-1" {
 		t.Fatalf("cold: got %q, want token-1", got)
@@ -289,7 +289,7 @@ func TestCacheRefreshFailureKeepsServing(t *testing.T) {
 	f := &fakeFetcher{clock: fc, lifetime: time.Hour}
 	c := newTestCache(t, f, nil)
 	ts := testSource(t, c, "api://x/.default")
-	e := ts.e.Load()
+	e := ts.entry()
 	mustToken(t, ts)
 
 	f.set(errors.New("entra down"), nil)
@@ -375,7 +375,7 @@ func TestCacheWaiterCancelled(t *testing.T) {
 	}
 	// The detached fetch completes and fills the cache for later callers.
 	close(gate)
-	waitUntil(t, "the fetch to fill the cache", func() bool { return phaseOf(ts.e.Load()) == phaseFresh })
+	waitUntil(t, "the fetch to fill the cache", func() bool { return phaseOf(ts.entry()) == phaseFresh })
 	if got := mustToken(t, ts); got != "token-1" || f.count() != 1 {
 		t.Errorf("got %q after %d fetches, want token-1 after 1", got, f.count())
 	}
@@ -392,7 +392,7 @@ func TestCacheIdleEviction(t *testing.T) {
 	if got := c.len(); got != 0 {
 		t.Fatalf("entries: got %d, want 0 after expiry + idle TTL", got)
 	}
-	if got, want := phaseOf(ts.e.Load()), phaseEvicted; got != want {
+	if got, want := phaseOf(ts.entry()), phaseEvicted; got != want {
 		t.Fatalf("phase: got %d, want %d (evicted)", got, want)
 	}
 	if got := fc.pending(); got != 0 {
@@ -436,7 +436,7 @@ func TestCacheSizeCap(t *testing.T) {
 	}
 	evicted := 0
 	for _, ts := range sources {
-		if phaseOf(ts.e.Load()) == phaseEvicted {
+		if phaseOf(ts.entry()) == phaseEvicted {
 			evicted++
 		}
 		if _, err := ts.Token(); err != nil { // an evicted source still works

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,7 +21,7 @@ func TestOlderFetchDoesNotOverwriteClaimsToken(t *testing.T) {
 	f := &fakeFetcher{clock: fc, lifetime: time.Hour, plainOnly: true}
 	c := newTestCache(t, f, nil)
 	ts := testSource(t, c, "api://x/.default")
-	e := ts.e.Load()
+	e := ts.entry()
 	first, err := ts.Token()
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +51,7 @@ func TestClaimsFetchesAreBounded(t *testing.T) {
 	f := &fakeFetcher{clock: fc, lifetime: time.Hour, plainOnly: true}
 	c := newTestCache(t, f, nil)
 	ts := testSource(t, c, "api://x/.default")
-	e := ts.e.Load()
+	e := ts.entry()
 	sent, err := ts.Token()
 	if err != nil {
 		t.Fatal(err)
@@ -103,20 +104,27 @@ func TestClientClaimsChallengeNotAmplified(t *testing.T) {
 	a := newAPI(t)
 	cred := clientSetup(t, m, a)
 	client := cred.Client(t.Context(), m.apiScope())
-	if _, err := cred.Token(t.Context(), m.apiScope()); err != nil {
+	first, err := cred.Token(t.Context(), m.apiScope())
+	if err != nil {
 		t.Fatal(err)
 	}
+	var always atomic.Bool
+	var requests atomic.Int32
+	a.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		if always.Load() || r.Header.Get("Authorization") == "Bearer "+first.AccessToken {
+			w.Header().Set("WWW-Authenticate", entratest.ClaimsChallenge(challengeClaims))
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.Write([]byte("ok"))
+	})
 	before := m.s.GrantCount("client_credentials")
-	a.mu.Lock()
-	a.challenge = 10
-	a.mu.Unlock()
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	statuses := map[int]int{}
 	for range 10 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			resp, err := client.Get(a.srv.URL + "/data")
 			if err != nil {
 				t.Error(err)
@@ -126,7 +134,7 @@ func TestClientClaimsChallengeNotAmplified(t *testing.T) {
 			mu.Lock()
 			statuses[resp.StatusCode]++
 			mu.Unlock()
-		}()
+		})
 	}
 	wg.Wait()
 	if got := m.s.GrantCount("client_credentials") - before; got != 1 {
@@ -135,24 +143,28 @@ func TestClientClaimsChallengeNotAmplified(t *testing.T) {
 	if statuses[http.StatusOK] != 10 {
 		t.Errorf("statuses: got %v, want 10 × 200", statuses)
 	}
+	if got := requests.Load(); got != 20 {
+		t.Errorf("API requests: got %d, want 20 (one retry each)", got)
+	}
 
 	// Every request challenged from now on.
-	a.mu.Lock()
-	a.challenge = 1 << 30
-	n0 := len(a.auths)
-	a.mu.Unlock()
+	always.Store(true)
+	requests.Store(0)
 	for range 20 {
 		resp, err := client.Get(a.srv.URL + "/data")
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("status %d, want the 401", resp.StatusCode)
+		}
 	}
 	if got := m.s.GrantCount("client_credentials") - before; got != 1 {
 		t.Errorf("token requests after 20 always-challenged calls: got %d, want still 1", got)
 	}
-	if auths, _ := a.seen(); len(auths)-n0 > 40 {
-		t.Errorf("API requests for 20 calls: got %d, want at most 40 (one retry each)", len(auths)-n0)
+	if got := requests.Load(); got > 40 {
+		t.Errorf("API requests for 20 calls: got %d, want at most 40 (one retry each)", got)
 	}
 }
 

@@ -54,7 +54,7 @@ func (c *Credential) Client(ctx context.Context, scopes ...string) *http.Client 
 // liveEntry returns the entry src stands for now (after an eviction, the
 // live one).
 func (c *Credential) liveEntry(src *tokenSource, set scopeSet) *entry {
-	if e := c.cache.live(src.e.Load()); e != nil {
+	if e := c.cache.live(src.entry()); e != nil {
 		return e
 	}
 	return c.cache.entry(set)
@@ -62,12 +62,13 @@ func (c *Credential) liveEntry(src *tokenSource, set scopeSet) *entry {
 
 // resourceHost returns the host that may receive tokens for resource: the
 // host of an https resource, with the cloud's aliases resolved (Graph's
-// application ID is Graph; ARM's audience is served by the ARM endpoint),
+// audience and application ID are served at the cloud's GraphURL; ARM's
+// audience by the ARM endpoint),
 // or "" when the resource names no host.
 func (c *Credential) resourceHost(resource string) string {
 	cloud := c.s.cloud
 	switch {
-	case sameResource(resource, cloud.GraphURL(), cloud):
+	case cloud.GraphURL() != "" && sameResource(resource, cloud.GraphAudience(), cloud):
 		return resourceHost(cloud.GraphURL())
 	case cloud.ARMScope() != "" && sameResource(resource, strings.TrimSuffix(cloud.ARMScope(), defaultSuffix), cloud):
 		return resourceHost(cloud.ARMEndpoint())

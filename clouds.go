@@ -18,6 +18,7 @@ type Cloud struct {
 	name          string
 	authorityHost string // "https://host[:port]"
 	graphURL      string // "https://graph.microsoft.com" ("" if the cloud has none)
+	graphAudience string // Graph's token audience when not graphURL (WithGraphURL)
 	armEndpoint   string // "https://management.azure.com"
 	armAudience   string // "https://management.core.windows.net/"
 	issuerHostV1  string // "sts.windows.net"
@@ -31,6 +32,7 @@ type CloudConfig struct {
 	Name          string   // free-form name, e.g. "contoso-stack"; default "custom"
 	AuthorityHost string   // required, e.g. "https://login.microsoftonline.com"
 	GraphURL      string   // Microsoft Graph base URL; optional
+	GraphAudience string   // Microsoft Graph token audience; default GraphURL
 	ARMEndpoint   string   // Azure Resource Manager endpoint; optional
 	ARMAudience   string   // ARM token audience; default ARMEndpoint
 	IssuerHostV1  string   // host in v1 token issuers; default: the authority host
@@ -140,6 +142,13 @@ func NewCloud(c CloudConfig) (Cloud, error) {
 	if err != nil {
 		return Cloud{}, err
 	}
+	graphAud, err := httpsHost("GraphAudience", c.GraphAudience, false)
+	if err != nil {
+		return Cloud{}, err
+	}
+	if graphAud == graph {
+		graphAud = ""
+	}
 	arm, err := httpsHost("ARMEndpoint", c.ARMEndpoint, false)
 	if err != nil {
 		return Cloud{}, err
@@ -178,6 +187,7 @@ func NewCloud(c CloudConfig) (Cloud, error) {
 		name:          oneLine(name, 64),
 		authorityHost: auth,
 		graphURL:      graph,
+		graphAudience: graphAud,
 		armEndpoint:   arm,
 		armAudience:   aud,
 		issuerHostV1:  v1,
@@ -211,16 +221,49 @@ func (c Cloud) Name() string { return c.name }
 func (c Cloud) AuthorityHost() string { return c.authorityHost }
 
 // GraphURL returns the Microsoft Graph base URL without a trailing slash,
-// e.g. "https://graph.microsoft.com" ("" for a custom cloud without one).
+// e.g. "https://graph.microsoft.com" ("" for a custom cloud without one):
+// where Credential.Graph sends requests.
 func (c Cloud) GraphURL() string { return c.graphURL }
+
+// GraphAudience returns the audience of Microsoft Graph's tokens, e.g.
+// "https://graph.microsoft.com": the GraphURL, unless WithGraphURL (or
+// CloudConfig.GraphAudience) set a base URL that differs from it.
+func (c Cloud) GraphAudience() string {
+	if c.graphAudience != "" {
+		return c.graphAudience
+	}
+	return c.graphURL
+}
 
 // GraphScope returns the app-only scope for Microsoft Graph, e.g.
 // "https://graph.microsoft.com/.default" ("" without a Graph URL).
 func (c Cloud) GraphScope() string {
-	if c.graphURL == "" {
+	if c.GraphAudience() == "" {
 		return ""
 	}
-	return c.graphURL + "/.default"
+	return c.GraphAudience() + "/.default"
+}
+
+// WithGraphURL returns a copy of c that sends Microsoft Graph requests to
+// base (an https URL without path), such as an emulator's or a proxy's,
+// while tokens are still requested for c's Graph audience: with
+// entra.Public.WithAuthorityHost(srv.URL) and WithGraphURL(srv.GraphURL()),
+// Credential.Graph talks to the emulator with a token whose audience is
+// https://graph.microsoft.com, as real Graph requires.
+func (c Cloud) WithGraphURL(base string) (Cloud, error) {
+	h, err := httpsHost("GraphURL", base, true)
+	if err != nil {
+		return Cloud{}, err
+	}
+	if c.IsZero() {
+		c = Public
+	}
+	c.graphAudience = c.GraphAudience()
+	c.graphURL = h
+	if c.graphAudience == h {
+		c.graphAudience = ""
+	}
+	return c, nil
 }
 
 // ARMEndpoint returns the Azure Resource Manager endpoint, e.g.

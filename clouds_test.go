@@ -186,3 +186,32 @@ func TestZeroCloud(t *testing.T) {
 		t.Errorf("String() = %q", got)
 	}
 }
+
+// WithGraphURL moves where Graph requests go, not the token's audience.
+func TestWithGraphURL(t *testing.T) {
+	c, err := China.WithGraphURL("https://127.0.0.1:8443")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.GraphURL(), "https://127.0.0.1:8443"; got != want {
+		t.Errorf("GraphURL = %q, want %q", got, want)
+	}
+	if got, want := c.GraphScope(), China.GraphScope(); got != want {
+		t.Errorf("GraphScope = %q, want China's %q", got, want)
+	}
+	if _, err := appScopes(c, []string{Public.GraphScope()}); !errors.Is(err, ErrWrongCloud) {
+		t.Errorf("public Graph scope with China moved: got %v, want ErrWrongCloud", err)
+	}
+	cred, err := NewClientSecretCredential("contoso.onmicrosoft.com", "00000000-0000-0000-0000-000000000001", "s", &Options{Cloud: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cred.resourceHost(China.GraphAudience()); got != "127.0.0.1:8443" {
+		t.Errorf("host for China's Graph tokens = %q, want the moved Graph host", got)
+	}
+	for _, bad := range []string{"", "http://127.0.0.1", "https://h/path"} {
+		if _, err := Public.WithGraphURL(bad); !errors.Is(err, ErrConfig) {
+			t.Errorf("WithGraphURL(%q): got %v, want ErrConfig", bad, err)
+		}
+	}
+}

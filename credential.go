@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"reflect"
 	"strings"
+	"time"
 
 	"github.com/entrakit/entra/flows"
 	"github.com/entrakit/entra/internal/entrahttp"
@@ -149,7 +150,20 @@ func (c *Credential) fetch(ctx context.Context, scopes []string, claims string) 
 		}
 		return tokenResult{}, fromFlowErrorRedacting("token", err, secrets)
 	}
-	return tokenResult{accessToken: r.AccessToken, expiresOn: r.ExpiresOn, refreshOn: r.RefreshOn}, nil
+	return onClock(c.s.clock, r), nil
+}
+
+// onClock moves a fresh result onto the cache's clock: MSAL stamps expiry
+// and refresh times as the machine's time.Now plus Entra's relative
+// expires_in and refresh_in, while the cache runs on Options.Clock (the
+// same clock, except in tests).
+func onClock(clock Clock, r flows.Result) tokenResult {
+	now, machine := clock.Now(), time.Now()
+	t := tokenResult{accessToken: r.AccessToken, expiresOn: now.Add(r.ExpiresOn.Sub(machine))}
+	if !r.RefreshOn.IsZero() {
+		t.refreshOn = now.Add(r.RefreshOn.Sub(machine))
+	}
+	return t
 }
 
 // Cloud returns the cloud the credential gets tokens from. Safe for

@@ -184,7 +184,7 @@ func TestRefreshWindowNeverWaits(t *testing.T) {
 	cred := m.secretCred(t, func(o *Options) { o.Clock = fc; o.FetchTimeout = 3 * time.Second })
 	ts := cred.TokenSource(t.Context(), m.apiScope())
 	first := mustToken(t, ts)
-	e := ts.(*tokenSource).e.Load()
+	e := ts.(*tokenSource).entry()
 
 	m.s.InjectFault(entratest.EndpointToken, entratest.Fault{Delay: time.Hour})
 	fc.Advance(31 * time.Minute) // emulator tokens live 1h: refresh at 30m
@@ -223,7 +223,7 @@ func TestExpiredTokenBlocksForANewOne(t *testing.T) {
 	m.s.InjectFault(entratest.EndpointToken, entratest.Fault{Status: 401}) // the refresh fails
 	fc.Advance(31 * time.Minute)
 	mustToken(t, ts)
-	waitUntil(t, "the refresh to fail", func() bool { return !ts.(*tokenSource).e.Load().refreshing.Load() })
+	waitUntil(t, "the refresh to fail", func() bool { return !ts.(*tokenSource).entry().refreshing.Load() })
 	fc.Advance(30 * time.Minute) // past expiry
 	second := mustToken(t, ts)
 	if second == first {

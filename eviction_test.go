@@ -18,19 +18,19 @@ func TestEvictedSourceAfterSuspend(t *testing.T) {
 	if got := mustToken(t, a); got != "token-1" {
 		t.Fatalf("got %q, want token-1", got)
 	}
-	held := a.e.Load()
+	held := a.entry()
 	mustToken(t, testSource(t, c, "api://b/.default")) // evicts a
 	if got, want := phaseOf(held), phaseEvicted; got != want {
 		t.Fatalf("phase of the held entry: got %d, want %d (evicted)", got, want)
 	}
-	if held.cur.Load() != nil || held.hot.Load() != nil {
+	if held.cur.Load() != nil || held.hot.token.Load() != nil {
 		t.Fatal("the evicted entry still holds its token")
 	}
 	fc.Suspend(2 * time.Hour) // token-1 expired an hour ago
 	if got := mustToken(t, a); got != "token-3" {
 		t.Fatalf("after suspend: got %q, want a new token-3", got)
 	}
-	if a.e.Load() == held {
+	if a.entry() == held {
 		t.Error("the TokenSource still holds the evicted entry")
 	}
 }
@@ -72,8 +72,10 @@ func TestMaxCacheEntriesBoundsMemory(t *testing.T) {
 	runtime.ReadMemStats(&before)
 	const n = 100_000
 	for i := range n {
-		c.install(c.entry(testSet(t, fmt.Sprintf("api://app-%d/.default", i))), c.seq.Add(1),
-			tokenResult{accessToken: fmt.Sprintf("%0512d", i), expiresOn: fc.Now().Add(time.Hour)}, "", "entra")
+		if _, err := c.install(c.entry(testSet(t, fmt.Sprintf("api://app-%d/.default", i))), c.seq.Add(1),
+			tokenResult{accessToken: fmt.Sprintf("%0512d", i), expiresOn: fc.Now().Add(time.Hour)}, "", "entra"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	fc.Advance(0) // let the fake clock forget stopped timers
 	if got := c.len(); got != 1000 {

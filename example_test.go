@@ -146,19 +146,16 @@ func ExampleCredential_Client() {
 }
 
 func ExampleCredential_Graph() {
-	// The emulator serves a minimal Microsoft Graph (GraphURL). A Cloud
-	// whose GraphURL is the emulator's sends Graph calls there; the token's
-	// audience is still Graph's, as real Graph requires. Against real
-	// Entra, Options.Cloud (e.g. entra.China) alone picks the right Graph.
+	// The emulator serves a minimal Microsoft Graph. WithGraphURL sends
+	// Graph calls there while the token's audience stays Graph's, as real
+	// Graph requires. Against real Entra, Options.Cloud (e.g. entra.China)
+	// alone picks the right authority and Graph.
 	srv, demo, _ := startEmulator()
 	defer srv.Close()
-	cloud, err := entra.NewCloud(entra.CloudConfig{
-		Name:          "emulated-public",
-		AuthorityHost: srv.URL,
-		GraphURL:      srv.GraphURL(),
-		IssuerHostV1:  "sts.windows.net",
-		IssuerHostV2:  "login.microsoftonline.com",
-	})
+	cloud, err := entra.Public.WithAuthorityHost(srv.URL)
+	if err == nil {
+		cloud, err = cloud.WithGraphURL(srv.GraphURL())
+	}
 	if err != nil {
 		log.Fatal(err)
 	}

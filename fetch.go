@@ -17,10 +17,10 @@ import (
 // fetch may have installed a token since the caller looked) and at the
 // Store; claims fetches always ask Entra. A failed plain fetch is
 // remembered in the entry (backoff, Retry-After).
-func (c *cache) fetch(ctx context.Context, e *entry, claims string, blocking bool) (*oauth2.Token, error) {
+func (c *cache) fetch(ctx context.Context, e *entry, claims string, blocking bool) (*snapshot, error) {
 	if claims == "" {
 		if s := e.cur.Load(); s != nil && (blocking || e.phase.Load() == phaseFresh) {
-			return s.token, nil
+			return s, nil
 		}
 	}
 	seq := c.seq.Add(1)
@@ -29,7 +29,7 @@ func (c *cache) fetch(ctx context.Context, e *entry, claims string, blocking boo
 	defer context.AfterFunc(c.ctx, cancel)()
 	if claims == "" {
 		if r, ok := c.loadStored(fctx, e.set.key, blocking); ok {
-			return c.install(e, seq, r, "", "store"), nil
+			return c.install(e, seq, r, "", "store")
 		}
 	}
 	start := c.clock.Now()
@@ -37,17 +37,22 @@ func (c *cache) fetch(ctx context.Context, e *entry, claims string, blocking boo
 	if err != nil {
 		return nil, c.failed(e, err, blocking, claims != "")
 	}
-	tok := c.install(e, seq, r, claims, "entra")
+	s, err := c.install(e, seq, r, claims, "entra")
+	if err != nil {
+		return nil, err
+	}
 	c.logger.Info("entra: token fetched", slog.String("scopes", e.set.key), slog.Bool("claims", claims != ""),
 		slog.Time("expires_on", r.expiresOn), slog.Duration("took", c.clock.Now().Sub(start)))
 	c.saveStored(ctx, e.set.key, r)
-	return tok, nil
+	return s, nil
 }
 
 // install makes r the token of e's live entry unless a token from a newer
-// fetch is installed already, and returns r's token either way (the
-// callers of this fetch get what they asked for).
-func (c *cache) install(e *entry, seq uint64, r tokenResult, claims, from string) *oauth2.Token {
+// fetch is installed already, and returns r's snapshot either way (the
+// callers of this fetch get what they asked for). A token that is no
+// longer usable when it arrives (the machine slept, or the clock jumped,
+// during the request) is neither installed nor returned.
+func (c *cache) install(e *entry, seq uint64, r tokenResult, claims, from string) (*snapshot, error) {
 	now := c.clock.Now()
 	s := &snapshot{
 		token:       &oauth2.Token{AccessToken: r.accessToken, TokenType: "Bearer", Expiry: r.expiresOn},
@@ -55,9 +60,12 @@ func (c *cache) install(e *entry, seq uint64, r tokenResult, claims, from string
 		claims:      claims,
 		fetchedFrom: from,
 	}
+	if !now.Round(0).Before(s.times.usableUntil) {
+		return nil, errStale
+	}
 	target := c.live(e)
 	if target == nil {
-		return s.token
+		return s, nil
 	}
 	target.mu.Lock()
 	installed := false
@@ -82,7 +90,7 @@ func (c *cache) install(e *entry, seq uint64, r tokenResult, claims, from string
 			target.mu.Unlock()
 		}
 	}
-	return s.token
+	return s, nil
 }
 
 // failed records a failed fetch in e's live entry: no new request to
@@ -148,10 +156,10 @@ var (
 // claimsToken returns a token carrying claims for a request that was
 // challenged after sending sent. ctx bounds the wait.
 func (e *entry) claimsToken(ctx context.Context, sent *oauth2.Token, claims string) (*oauth2.Token, error) {
-	ch := e.c.sf.DoChan(e.set.key+"\x00claims\x00"+claims, func() (any, error) {
+	return e.c.await(ctx, e.c.sf.DoChan(e.set.key+"\x00claims\x00"+claims, func() (any, error) {
 		if s := e.cur.Load(); s != nil && s.claims == claims {
 			if s.token != sent {
-				return s.token, nil // fetched since this request was sent
+				return s, nil // fetched since this request was sent
 			}
 			return nil, errClaimsUnsatisfied
 		}
@@ -166,14 +174,5 @@ func (e *entry) claimsToken(ctx context.Context, sent *oauth2.Token, claims stri
 			return nil, errClaimsRateLimited
 		}
 		return e.c.fetch(ctx, e, claims, true)
-	})
-	select {
-	case r := <-ch:
-		if r.Err != nil {
-			return nil, r.Err
-		}
-		return r.Val.(*oauth2.Token), nil
-	case <-ctx.Done():
-		return nil, ctxError(ctx.Err())
-	}
+	}))
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 
@@ -22,20 +21,16 @@ func graphEmulator(t *testing.T, c entratest.Cloud) (*entratest.Server, *entrate
 	if err != nil {
 		t.Fatal(err)
 	}
-	host := func(issuer string) string {
-		u, err := url.Parse(issuer)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return u.Host
+	preset, err := entra.CloudByName(string(c))
+	if err != nil {
+		t.Fatal(err)
 	}
-	cloud, err := entra.NewCloud(entra.CloudConfig{
-		Name:          "emulated-" + string(c),
-		AuthorityHost: srv.URL,
-		GraphURL:      srv.GraphURL(),
-		IssuerHostV1:  host(srv.IssuerV1(demo.TenantID)),
-		IssuerHostV2:  host(srv.IssuerV2(demo.TenantID)),
-	})
+	// The emulator impersonates the cloud: tokens from its authority, Graph
+	// calls to its Graph, token audience still the cloud's Graph.
+	cloud, err := preset.WithAuthorityHost(srv.URL)
+	if err == nil {
+		cloud, err = cloud.WithGraphURL(srv.GraphURL())
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

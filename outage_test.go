@@ -19,7 +19,7 @@ func TestRefreshBackoffDuringOutage(t *testing.T) {
 	f := &fakeFetcher{clock: fc, lifetime: 2 * time.Hour}
 	c := newTestCache(t, f, nil)
 	ts := testSource(t, c, "api://x/.default")
-	e := ts.e.Load()
+	e := ts.entry()
 	mustToken(t, ts)
 	f.set(errors.New("entra down"), nil)
 	fc.Advance(time.Hour) // the refresh window opens

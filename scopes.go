@@ -131,14 +131,14 @@ func scopeResource(scope string, cloud Cloud) string {
 	}
 	i := strings.LastIndex(scope, "/")
 	if i < 0 {
-		return cloud.GraphURL()
+		return cloud.GraphAudience()
 	}
 	return scope[:i]
 }
 
 // sameResource compares two resource identifiers: case-insensitively,
 // ignoring a trailing "/", and treating Graph's application ID as the
-// cloud's Graph URL.
+// cloud's Graph audience.
 func sameResource(a, b string, cloud Cloud) bool {
 	return canonicalResource(a, cloud) == canonicalResource(b, cloud)
 }
@@ -146,7 +146,7 @@ func sameResource(a, b string, cloud Cloud) bool {
 func canonicalResource(r string, cloud Cloud) string {
 	r = strings.ToLower(strings.TrimRight(r, "/"))
 	if r == graphAppID {
-		r = strings.ToLower(strings.TrimRight(cloud.GraphURL(), "/"))
+		r = strings.ToLower(strings.TrimRight(cloud.GraphAudience(), "/"))
 	}
 	return r
 }
@@ -155,10 +155,10 @@ func canonicalResource(r string, cloud Cloud) string {
 // resource is, when that is not the credential's cloud; "" otherwise.
 func otherCloudGraph(resource string, cloud Cloud) string {
 	for _, c := range []Cloud{Public, China, USGovernment, USGovernmentDoD, Germany} {
-		if c.GraphURL() == "" || sameResource(c.GraphURL(), cloud.GraphURL(), cloud) {
+		if c.GraphAudience() == "" || sameResource(c.GraphAudience(), cloud.GraphAudience(), cloud) {
 			continue
 		}
-		if sameResource(resource, c.GraphURL(), cloud) {
+		if sameResource(resource, c.GraphAudience(), cloud) {
 			return c.Name()
 		}
 	}

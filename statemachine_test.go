@@ -118,7 +118,7 @@ func runModel(t *testing.T, seed uint64) {
 			now := fc.Now()
 			before := m.phase(now)
 			got, err := ts.Token()
-			waitUntil(t, "the background refresh to end", func() bool { return !ts.e.Load().refreshing.Load() })
+			waitUntil(t, "the background refresh to end", func() bool { return !ts.entry().refreshing.Load() })
 			switch before {
 			case phaseFresh, phaseBackoff:
 				if err != nil || got.AccessToken != m.token {
@@ -146,7 +146,7 @@ func runModel(t *testing.T, seed uint64) {
 			}
 		}
 		now := fc.Now()
-		if got, want := phaseOf(ts.e.Load()), m.phase(now); got != want {
+		if got, want := phaseOf(ts.entry()), m.phase(now); got != want {
 			t.Fatalf("step %d (%s) at +%v: phase %d, model says %d (model %+v)", step, op, now.Sub(start), got, want, *m)
 		}
 		if got := f.count(); got != m.fetches {

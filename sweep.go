@@ -73,10 +73,10 @@ func (c *cache) tick() {
 func (c *cache) sweep(now time.Time, resumed bool) {
 	var idle []*entry
 	c.index.Range(func(_, v any) bool {
-		e := v.(*entry)
+		e := v.(*hotCell).e
 		e.mu.Lock()
 		e.advanceTimer(now, resumed)
-		e.hot.Store(nil)
+		e.hot.token.Store(nil)
 		if c.idleEmpty(e, now) {
 			idle = append(idle, e)
 		}

@@ -7,19 +7,20 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// entryFor returns the cache entry for scopes, validating them first. A
-// single scope already in normal form is found without allocating.
-func (c *Credential) entryFor(scopes []string) (*entry, error) {
+// entryFor returns the hot cell of the cache entry for scopes, validating
+// them first. A single scope already in normal form is found without
+// allocating.
+func (c *Credential) entryFor(scopes []string) (*hotCell, error) {
 	if len(scopes) == 1 {
-		if e := c.cache.lookup(scopes[0]); e != nil {
-			return e, nil
+		if h := c.cache.lookupHot(scopes[0]); h != nil {
+			return h, nil
 		}
 	}
 	set, err := appScopes(c.s.cloud, scopes)
 	if err != nil {
 		return nil, err
 	}
-	return c.cache.entry(set), nil
+	return c.cache.entry(set).hot, nil
 }
 
 // Token returns a valid access token for scopes (exactly one
@@ -36,17 +37,17 @@ func (c *Credential) entryFor(scopes []string) (*entry, error) {
 // into a request. The returned token is shared: do not modify it. Safe for
 // concurrent use.
 func (c *Credential) Token(ctx context.Context, scopes ...string) (*oauth2.Token, error) {
-	e, err := c.entryFor(scopes)
+	h, err := c.entryFor(scopes)
 	if err != nil {
 		return nil, err
 	}
-	if t := e.hot.Load(); t != nil {
+	if t := h.token.Load(); t != nil {
 		return t, nil
 	}
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	t, _, err := e.slow(ctx)
+	t, _, err := h.e.slow(ctx)
 	return t, err
 }
 
@@ -79,46 +80,55 @@ func (c *Credential) source(ctx context.Context, set scopeSet, err error) *token
 		ctx = context.Background()
 	}
 	ts := &tokenSource{ctx: context.WithoutCancel(ctx)}
-	ts.e.Store(c.cache.entry(set))
+	ts.h.Store(c.cache.entry(set).hot)
 	return ts
 }
 
 // tokenSource is the oauth2.TokenSource of one cache entry.
 type tokenSource struct {
-	e   atomic.Pointer[entry] // moves to the live entry after an eviction
-	ctx context.Context       // values only
-	err error                 // invalid scopes
+	h   atomic.Pointer[hotCell] // of its entry; moves to the live entry after an eviction
+	ctx context.Context         // values only
+	err error                   // invalid scopes
+}
+
+// entry returns the entry the source stands for now, or nil for invalid
+// scopes.
+func (ts *tokenSource) entry() *entry {
+	if h := ts.h.Load(); h != nil {
+		return h.e
+	}
+	return nil
 }
 
 // Token returns the entry's token; see Credential.TokenSource.
 func (ts *tokenSource) Token() (*oauth2.Token, error) {
-	e := ts.e.Load()
-	if e == nil {
+	h := ts.h.Load()
+	if h == nil {
 		return nil, ts.err
 	}
-	if t := e.hot.Load(); t != nil {
+	if t := h.token.Load(); t != nil {
 		return t, nil
 	}
-	return ts.slow(ts.ctx, e)
+	return ts.slow(ts.ctx, h.e)
 }
 
 // tokenCtx is Token with ctx bounding the wait (ctx's values are used, the
 // source's are not): Credential.Client uses the request's context.
 func (ts *tokenSource) tokenCtx(ctx context.Context) (*oauth2.Token, error) {
-	e := ts.e.Load()
-	if e == nil {
+	h := ts.h.Load()
+	if h == nil {
 		return nil, ts.err
 	}
-	if t := e.hot.Load(); t != nil {
+	if t := h.token.Load(); t != nil {
 		return t, nil
 	}
-	return ts.slow(ctx, e)
+	return ts.slow(ctx, h.e)
 }
 
 func (ts *tokenSource) slow(ctx context.Context, e *entry) (*oauth2.Token, error) {
 	t, live, err := e.slow(ctx)
 	if live != e {
-		ts.e.CompareAndSwap(e, live)
+		ts.h.CompareAndSwap(e.hot, live.hot)
 	}
 	return t, err
 }
