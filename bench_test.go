@@ -84,7 +84,7 @@ func fill(b *testing.B, cred *Credential, n int) []string {
 			b.Fatal(err)
 		}
 		c := cred.cache
-		if _, err := c.install(c.entry(set), c.seq.Add(1), tokenResult{accessToken: fmt.Sprintf("t%d", i), expiresOn: exp}, "", "entra"); err != nil {
+		if _, _, err := c.install(c.entry(set), c.seq.Add(1), tokenResult{accessToken: fmt.Sprintf("t%d", i), expiresOn: exp}, "", "entra"); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -69,6 +69,7 @@ type entry struct {
 	cur        atomic.Pointer[snapshot] // the token served, or nil
 	phase      atomic.Uint32
 	refreshing atomic.Bool   // a background refresh runs
+	fetching   atomic.Int32  // fetches of this entry in flight, of any kind
 	lastUsed   atomic.Int64  // unix nanoseconds of the last slow-path call
 	recency    atomic.Uint64 // cache-wide order of the last slow-path call: for LRU
 
@@ -113,10 +114,18 @@ func (e *entry) touch(now time.Time) {
 // after e was evicted. ctx bounds only the wait for a blocking fetch; the
 // fetch runs detached from its cancellation.
 func (e *entry) slow(ctx context.Context) (*oauth2.Token, *entry, error) {
+	var last error
 	for range 8 { // forwarding more than a few times means constant eviction: fail
 		now := e.c.clock.Now()
 		e.touch(now)
 		s := e.cur.Load()
+		if s != nil && !now.Round(0).Before(s.times.usableUntil) {
+			// The timers are late (the machine slept): catch up first.
+			e.mu.Lock()
+			e.advanceTimer(now, true)
+			e.mu.Unlock()
+			continue
+		}
 		switch e.phase.Load() {
 		case phaseFresh:
 			if s != nil {
@@ -144,9 +153,13 @@ func (e *entry) slow(ctx context.Context) (*oauth2.Token, *entry, error) {
 		}
 		t, err := e.wait(ctx)
 		if errors.Is(err, errStale) {
+			last = err
 			continue // the machine slept while this caller waited: look again
 		}
 		return t, e, err
+	}
+	if last != nil {
+		return nil, e, last
 	}
 	return nil, e, &Error{Op: "token", Code: "cache_thrashing",
 		Description: "the cache entry was evicted repeatedly while in use",
@@ -214,17 +227,22 @@ func (c *cache) await(ctx context.Context, ch <-chan singleflight.Result) (*oaut
 }
 
 // startRefresh runs one background refresh unless one is running.
-// Callers keep getting the current token meanwhile.
+// Callers keep getting the current token meanwhile. The check of the phase
+// and the registration with the cache's WaitGroup happen under e.mu, so
+// Close (which retires entries under e.mu, then waits) never misses one.
 func (e *entry) startRefresh(ctx context.Context) {
 	if !e.refreshing.CompareAndSwap(false, true) {
 		return
 	}
+	e.mu.Lock()
 	if e.phase.Load() != phaseRefresh {
+		e.mu.Unlock()
 		e.refreshing.Store(false) // moved on meanwhile
 		return
 	}
-	ctx = context.WithoutCancel(ctx)
 	e.c.bg.Add(1)
+	e.mu.Unlock()
+	ctx = context.WithoutCancel(ctx)
 	go func() {
 		defer e.c.bg.Done()
 		defer e.refreshing.Store(false)

@@ -72,7 +72,7 @@ func TestMaxCacheEntriesBoundsMemory(t *testing.T) {
 	runtime.ReadMemStats(&before)
 	const n = 100_000
 	for i := range n {
-		if _, err := c.install(c.entry(testSet(t, fmt.Sprintf("api://app-%d/.default", i))), c.seq.Add(1),
+		if _, _, err := c.install(c.entry(testSet(t, fmt.Sprintf("api://app-%d/.default", i))), c.seq.Add(1),
 			tokenResult{accessToken: fmt.Sprintf("%0512d", i), expiresOn: fc.Now().Add(time.Hour)}, "", "entra"); err != nil {
 			t.Fatal(err)
 		}

@@ -18,8 +18,11 @@ import (
 // Store; claims fetches always ask Entra. A failed plain fetch is
 // remembered in the entry (backoff, Retry-After).
 func (c *cache) fetch(ctx context.Context, e *entry, claims string, blocking bool) (*snapshot, error) {
+	e.fetching.Add(1)
+	defer e.fetching.Add(-1)
 	if claims == "" {
-		if s := e.cur.Load(); s != nil && (blocking || e.phase.Load() == phaseFresh) {
+		if s := e.cur.Load(); s != nil && (blocking || e.phase.Load() == phaseFresh) &&
+			c.clock.Now().Round(0).Before(s.times.usableUntil) {
 			return s, nil
 		}
 	}
@@ -28,8 +31,13 @@ func (c *cache) fetch(ctx context.Context, e *entry, claims string, blocking boo
 	defer cancel()
 	defer context.AfterFunc(c.ctx, cancel)()
 	if claims == "" {
-		if r, ok := c.loadStored(fctx, e.set.key, blocking); ok {
-			return c.install(e, seq, r, "", "store")
+		var newerThan time.Time // a background refresh takes only a newer token
+		if s := e.cur.Load(); s != nil && !blocking {
+			newerThan = s.token.Expiry
+		}
+		if r, ok := c.loadStored(fctx, e.set.key, newerThan, blocking); ok {
+			s, _, err := c.install(e, seq, r, "", "store")
+			return s, err
 		}
 	}
 	start := c.clock.Now()
@@ -37,22 +45,25 @@ func (c *cache) fetch(ctx context.Context, e *entry, claims string, blocking boo
 	if err != nil {
 		return nil, c.failed(e, err, blocking, claims != "")
 	}
-	s, err := c.install(e, seq, r, claims, "entra")
+	s, installed, err := c.install(e, seq, r, claims, "entra")
 	if err != nil {
 		return nil, err
 	}
 	c.logger.Info("entra: token fetched", slog.String("scopes", e.set.key), slog.Bool("claims", claims != ""),
 		slog.Time("expires_on", r.expiresOn), slog.Duration("took", c.clock.Now().Sub(start)))
-	c.saveStored(ctx, e.set.key, r)
+	if installed && claims == "" { // the Store holds the entry's plain token, never an older one
+		c.saveStored(ctx, e.set.key, r)
+	}
 	return s, nil
 }
 
 // install makes r the token of e's live entry unless a token from a newer
 // fetch is installed already, and returns r's snapshot either way (the
-// callers of this fetch get what they asked for). A token that is no
+// callers of this fetch get what they asked for), and whether it was
+// installed. A token that is no
 // longer usable when it arrives (the machine slept, or the clock jumped,
 // during the request) is neither installed nor returned.
-func (c *cache) install(e *entry, seq uint64, r tokenResult, claims, from string) (*snapshot, error) {
+func (c *cache) install(e *entry, seq uint64, r tokenResult, claims, from string) (*snapshot, bool, error) {
 	now := c.clock.Now()
 	s := &snapshot{
 		token:       &oauth2.Token{AccessToken: r.accessToken, TokenType: "Bearer", Expiry: r.expiresOn},
@@ -61,11 +72,11 @@ func (c *cache) install(e *entry, seq uint64, r tokenResult, claims, from string
 		fetchedFrom: from,
 	}
 	if !now.Round(0).Before(s.times.usableUntil) {
-		return nil, errStale
+		return nil, false, errStale
 	}
 	target := c.live(e)
 	if target == nil {
-		return s, nil
+		return s, false, nil
 	}
 	target.mu.Lock()
 	installed := false
@@ -90,7 +101,7 @@ func (c *cache) install(e *entry, seq uint64, r tokenResult, claims, from string
 			target.mu.Unlock()
 		}
 	}
-	return s, nil
+	return s, installed, nil
 }
 
 // failed records a failed fetch in e's live entry: no new request to
@@ -103,7 +114,10 @@ func (c *cache) failed(e *entry, err error, blocking, claims bool) error {
 	if !errors.As(err, &ee) {
 		ee = &Error{Op: "token", Code: "fetch_failed", Description: "the token fetch failed", Err: err}
 	}
-	if claims || c.ctx.Err() != nil {
+	if c.ctx.Err() != nil {
+		return closedError()
+	}
+	if claims {
 		return ee
 	}
 	target := c.live(e)
@@ -143,7 +157,8 @@ func (c *cache) failed(e *entry, err error, blocking, claims bool) error {
 // one fetch per (entry, claims) at a time (concurrent challenges share
 // it); a request whose token already carried these claims gets no new
 // fetch (the resource is not satisfied by such a token); at most one
-// challenge-driven fetch per claimsInterval.
+// challenge-driven fetch per claimsInterval, and none while a failure is
+// remembered (backoff or Retry-After).
 const claimsInterval = 10 * time.Second
 
 // Reasons a challenge is left unanswered; the Transport hands the 401 to
@@ -162,6 +177,9 @@ func (e *entry) claimsToken(ctx context.Context, sent *oauth2.Token, claims stri
 				return s, nil // fetched since this request was sent
 			}
 			return nil, errClaimsUnsatisfied
+		}
+		if err := e.remembered(e.c.clock.Now()); err != nil {
+			return nil, err // Entra asked us to wait (or is failing): no challenge-driven request either
 		}
 		now := e.c.clock.Now().Round(0)
 		e.mu.Lock()

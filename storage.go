@@ -16,10 +16,11 @@ import (
 const maxStoreCalls = 16
 
 // loadStored returns the Store's token for key when it is usable now: not
-// expired, and for a background refresh (blocking false) not due for
-// refresh either. Store failures, timeouts and bad values are logged and
+// expired, and for a background refresh (blocking false) newer than
+// newerThan (the expiry of the token being refreshed) and not due for
+// refresh itself. Store failures, timeouts and bad values are logged and
 // count as a miss.
-func (c *cache) loadStored(ctx context.Context, key string, blocking bool) (tokenResult, bool) {
+func (c *cache) loadStored(ctx context.Context, key string, newerThan time.Time, blocking bool) (tokenResult, bool) {
 	if c.store == nil {
 		return tokenResult{}, false
 	}
@@ -51,7 +52,7 @@ func (c *cache) loadStored(ctx context.Context, key string, blocking bool) (toke
 		}
 		return tokenResult{}, false
 	}
-	st, err := decodeStored(got.b)
+	st, err := decodeStored(got.b, c.clock.Now())
 	if err != nil {
 		// Not deleted: the save of the token about to be fetched replaces
 		// it (a delete running beside that save could remove the new value).
@@ -61,7 +62,8 @@ func (c *cache) loadStored(ctx context.Context, key string, blocking bool) (toke
 	}
 	now := c.clock.Now()
 	t := timesFor(now, st.ExpiresOn, st.RefreshOn, 0)
-	if !now.Round(0).Before(t.usableUntil) || !blocking && !now.Round(0).Before(t.refreshAt) {
+	if !now.Round(0).Before(t.usableUntil) ||
+		!blocking && (!now.Round(0).Before(t.refreshAt) || !st.ExpiresOn.After(newerThan)) {
 		return tokenResult{}, false
 	}
 	c.logger.Debug("entra: token loaded from store", slog.String("scopes", key), slog.Time("expires_on", st.ExpiresOn))
@@ -69,7 +71,9 @@ func (c *cache) loadStored(ctx context.Context, key string, blocking bool) (toke
 }
 
 // saveStored writes a freshly fetched token to the Store in the
-// background. Failures are logged only.
+// background, with its refresh time (unjittered: each instance that loads
+// it adds its own jitter), so another instance refreshes it on the same
+// schedule. Failures are logged only.
 func (c *cache) saveStored(ctx context.Context, key string, r tokenResult) {
 	if c.store == nil {
 		return
@@ -78,7 +82,8 @@ func (c *cache) saveStored(ctx context.Context, key string, r tokenResult) {
 	if ttl <= 0 {
 		return
 	}
-	b, err := encodeStored(storedToken{AccessToken: r.accessToken, ExpiresOn: r.expiresOn, RefreshOn: r.refreshOn})
+	refreshAt := timesFor(c.clock.Now(), r.expiresOn, r.refreshOn, 0).refreshAt
+	b, err := encodeStored(storedToken{AccessToken: r.accessToken, ExpiresOn: r.expiresOn, RefreshOn: refreshAt})
 	if err != nil {
 		return
 	}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"time"
+
+	"github.com/entrakit/entra/internal/entrahttp"
 )
 
 // ErrNotFound is returned by a Store's Load when it holds no value for the
@@ -50,15 +52,23 @@ func storeKey(authorityHost, tenantID, clientID, scopesKey string) string {
 
 func encodeStored(t storedToken) ([]byte, error) { return json.Marshal(t) }
 
-// decodeStored parses a stored value; it rejects values without a token or
-// expiry.
-func decodeStored(b []byte) (storedToken, error) {
+// decodeStored parses a stored value. It holds it to the rules a token
+// from Entra must pass (a store can be written by anyone who can reach
+// it): a bearer token that can be sent in a header, and an expiry at most
+// 400 days ahead of now.
+func decodeStored(b []byte, now time.Time) (storedToken, error) {
 	var t storedToken
 	if err := json.Unmarshal(b, &t); err != nil {
 		return storedToken{}, errors.New("entra: stored value is not a token entry")
 	}
 	if t.AccessToken == "" || t.ExpiresOn.IsZero() {
 		return storedToken{}, errors.New("entra: stored value is incomplete")
+	}
+	if !entrahttp.IsB64Token(t.AccessToken) {
+		return storedToken{}, errors.New("entra: stored access token has characters a bearer token cannot carry")
+	}
+	if t.ExpiresOn.Sub(now) > entrahttp.MaxLifetime || !t.RefreshOn.IsZero() && t.RefreshOn.After(t.ExpiresOn) {
+		return storedToken{}, errors.New("entra: stored expiry or refresh time is out of range")
 	}
 	return t, nil
 }

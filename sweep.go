@@ -98,11 +98,10 @@ func (c *cache) sweep(now time.Time, resumed bool) {
 	}
 }
 
-// idleEmpty reports whether e has no token, no fetch in flight, and was
-// not used for idleTTL. e.mu held.
+// idleEmpty reports whether e has no token, no remembered failure, no
+// fetch in flight, and was not used for idleTTL. e.mu held.
 func (c *cache) idleEmpty(e *entry, now time.Time) bool {
-	p := e.phase.Load()
-	if p != phaseEmpty && p != phaseFailing || e.refreshing.Load() {
+	if e.phase.Load() != phaseEmpty || e.refreshing.Load() || e.fetching.Load() > 0 {
 		return false
 	}
 	return now.Round(0).Sub(time.Unix(0, e.lastUsed.Load())) >= c.idleTTL

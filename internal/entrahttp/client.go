@@ -212,6 +212,9 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 			if ra, ok := RetryAfter(lastResp.Header, c.now()); ok {
 				wait = ra
 			}
+			if lastResp.StatusCode == http.StatusTooManyRequests {
+				wait = max(wait, defaultThrottle) // no hot loop on "Retry-After: 0"
+			}
 		}
 		if c.now().Add(wait).After(deadline) {
 			break

@@ -36,20 +36,20 @@ func FuzzValidateToken(f *testing.F) {
 			return // MSAL fails on it too
 		}
 		var at string
-		if json.Unmarshal(m.AccessToken, &at) != nil || !isB64Token(at) {
+		if json.Unmarshal(m.AccessToken, &at) != nil || !IsB64Token(at) {
 			t.Fatalf("accepted access_token %q", m.AccessToken)
 		}
 		for _, raw := range []json.RawMessage{m.ExpiresIn, m.RefreshOn, m.ExtExpiresOn} {
 			if raw == nil {
 				continue
 			}
-			if n, ok := parseInt(raw); !ok || n < 0 || n > int64(maxLifetime/time.Second) {
+			if n, ok := parseInt(raw); !ok || n < 0 || n > int64(MaxLifetime/time.Second) {
 				t.Fatalf("accepted lifetime %s", raw)
 			}
 		}
 		if m.ExpiresOn != nil {
 			n, ok := parseInt(m.ExpiresOn)
-			if !ok || time.Unix(n, 0).Sub(now) > maxLifetime {
+			if !ok || time.Unix(n, 0).Sub(now) > MaxLifetime {
 				t.Fatalf("accepted expires_on %s", m.ExpiresOn)
 			}
 		}

@@ -124,7 +124,7 @@ func TestMSALDecodesWhatWasValidated(t *testing.T) {
 			if err != nil {
 				t.Fatalf("plain client: %v", err)
 			}
-			if d := time.Until(res.ExpiresOn); d < maxLifetime {
+			if d := time.Until(res.ExpiresOn); d < MaxLifetime {
 				t.Fatalf("plain client: MSAL cached a token for %v; the test needs a body MSAL misreads", d)
 			}
 			_, err = appToken(t, auth.tenantURL(), New(Options{Base: auth.plainClient()}))

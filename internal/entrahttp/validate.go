@@ -9,10 +9,10 @@ import (
 	"time"
 )
 
-// maxLifetime bounds expires_in / refresh_in: Entra's longest lifetimes are
+// MaxLifetime bounds expires_in / refresh_in: Entra's longest lifetimes are
 // about a day (CAE sessions 28 h); anything beyond 400 days is a broken or
 // hostile server (MSAL Go would overflow 99999999999999 into 6.35 years).
-const maxLifetime = 400 * 24 * time.Hour
+const MaxLifetime = 400 * 24 * time.Hour
 
 // tokenProblem describes why a 200 answer from a token endpoint is refused.
 type tokenProblem struct {
@@ -48,7 +48,7 @@ func validateToken(contentType string, body []byte, now time.Time) *tokenProblem
 	if raw, ok := fields["access_token"]; !ok || json.Unmarshal(raw, &at) != nil || strings.TrimSpace(at) == "" {
 		return &tokenProblem{KindMissingToken, "access_token is missing or empty"}
 	}
-	if !isB64Token(at) {
+	if !IsB64Token(at) {
 		return &tokenProblem{KindInvalidToken, "access_token has characters a bearer token cannot carry (RFC 6750 b64token)"}
 	}
 	if raw, ok := fields["token_type"]; ok && !isNull(raw) {
@@ -74,7 +74,7 @@ func validateToken(contentType string, body []byte, now time.Time) *tokenProblem
 			return &tokenProblem{KindExpiresIn, "expires_on is not an integer epoch time"}
 		}
 		at := time.Unix(n, 0)
-		if !at.After(now) || at.Sub(now) > maxLifetime {
+		if !at.After(now) || at.Sub(now) > MaxLifetime {
 			return &tokenProblem{KindExpiresIn, "expires_on is in the past or too far in the future"}
 		}
 	}
@@ -88,11 +88,11 @@ func validateToken(contentType string, body []byte, now time.Time) *tokenProblem
 	return nil
 }
 
-// isB64Token reports whether s is an RFC 6750 b64token:
+// IsB64Token reports whether s is an RFC 6750 b64token:
 // 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
 // Such a token can always be sent in an Authorization header; CR, LF,
 // spaces, quotes and every other control or non-ASCII byte are refused.
-func isB64Token(s string) bool {
+func IsB64Token(s string) bool {
 	i := 0
 	for i < len(s) {
 		c := s[i]
@@ -112,7 +112,7 @@ func isB64Token(s string) bool {
 }
 
 // checkSeconds accepts an integer or a quoted integer with
-// 0 < n <= maxLifetime (0 allowed when zeroOK).
+// 0 < n <= MaxLifetime (0 allowed when zeroOK).
 func checkSeconds(name string, raw json.RawMessage, zeroOK bool) *tokenProblem {
 	n, ok := parseInt(raw)
 	if !ok {
@@ -121,7 +121,7 @@ func checkSeconds(name string, raw json.RawMessage, zeroOK bool) *tokenProblem {
 	if n < 0 || (n == 0 && !zeroOK) {
 		return &tokenProblem{KindExpiresIn, name + " is not positive"}
 	}
-	if n > int64(maxLifetime/time.Second) {
+	if n > int64(MaxLifetime/time.Second) {
 		return &tokenProblem{KindExpiresIn, name + " exceeds 400 days"}
 	}
 	return nil
