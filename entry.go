@@ -23,7 +23,7 @@ import (
 //	failing   no             gets the remembered error       retryAt → empty
 //	fresh     yes (hot path) only reads a pointer            refreshAt → refresh
 //	refresh   yes            starts the background fetch    installs → fresh; fails → backoff
-//	backoff   yes            only reads                     retryAt → refresh
+//	backoff   yes (hot path) only reads a pointer            retryAt → refresh
 //	evicted   no             forwards to the live entry      final
 //	closed    no             gets ErrClosed                  final
 //
@@ -85,8 +85,9 @@ type entry struct {
 	warnedRoles bool      // the "no roles" warning was logged
 }
 
-// hotCell holds an entry's token while the phase is fresh and a caller has
-// been seen since the last sweep (nil otherwise), and the entry itself. It
+// hotCell holds an entry's token while the phase is fresh or backoff (the
+// token is served and nothing is to be started) and a caller has been seen
+// since the last sweep (nil otherwise), and the entry itself. It
 // is a separate 16-byte object, and the cache index maps keys to cells, so
 // a lookup touches small, densely allocated cells rather than the large
 // entries: with many entries, that is one cache miss fewer per call.
@@ -139,6 +140,7 @@ func (e *entry) slow(ctx context.Context) (*oauth2.Token, *entry, error) {
 			}
 		case phaseBackoff:
 			if s != nil {
+				e.rearm(s)
 				return s.token, e, nil
 			}
 		case phaseFailing:
@@ -170,7 +172,7 @@ func (e *entry) slow(ctx context.Context) (*oauth2.Token, *entry, error) {
 // to learn whether the entry is still used.
 func (e *entry) rearm(s *snapshot) {
 	e.mu.Lock()
-	if e.phase.Load() == phaseFresh && e.cur.Load() == s {
+	if p := e.phase.Load(); (p == phaseFresh || p == phaseBackoff) && e.cur.Load() == s {
 		e.hot.token.Store(s.token)
 	}
 	e.mu.Unlock()
@@ -285,7 +287,7 @@ func (e *entry) advanceTimer(now time.Time, rearm bool) {
 	}
 	e.cur.Store(s)
 	e.phase.Store(p)
-	if p == phaseFresh {
+	if p == phaseFresh || p == phaseBackoff { // serving, nothing to start: the timer ends it
 		e.hot.token.Store(s.token)
 	} else {
 		e.hot.token.Store(nil)
