@@ -126,7 +126,7 @@ func claimsFailed(err error) *Error {
 		Err:         err}
 	var cause *Error
 	if errors.As(err, &cause) {
-		e.Description += ": " + strings.TrimPrefix(cause.Error(), "entra: ")
+		e.Description += ": " + strings.TrimSpace(cause.Code+" "+cause.Description)
 		e.AADSTS, e.Hint, e.RetryAfter = cause.AADSTS, cause.Hint, cause.RetryAfter
 	}
 	e.Description = oneLine(e.Description, 2*maxDescription)
