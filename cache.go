@@ -149,20 +149,33 @@ func (c *cache) live(e *entry) *entry {
 }
 
 // evictOneLocked removes the least recently used of evictionSample
-// entries picked at random, releasing its token and timer at once. c.mu
-// held.
+// entries picked at random, releasing its token and timer at once. An
+// entry that remembers a failure (backoff or Retry-After) goes only if the
+// whole sample does: evicting it would forget when Entra may be asked
+// again. c.mu held.
 func (c *cache) evictOneLocked() {
 	if len(c.order) == 0 {
 		return
 	}
 	var victim *entry
-	for range evictionSample {
-		e := c.order[rand.IntN(len(c.order))]
-		if victim == nil || e.recency.Load() < victim.recency.Load() {
+	for i := range evictionSample {
+		e := c.order[i%len(c.order)] // a small cache: every entry
+		if len(c.order) > evictionSample {
+			e = c.order[rand.IntN(len(c.order))]
+		}
+		if victim == nil || evictsBefore(e, victim) {
 			victim = e
 		}
 	}
 	c.removeLocked(victim)
+}
+
+// evictsBefore reports whether a is a better eviction victim than b.
+func evictsBefore(a, b *entry) bool {
+	if fa, fb := a.remembersFailure(), b.remembersFailure(); fa != fb {
+		return fb
+	}
+	return a.recency.Load() < b.recency.Load()
 }
 
 // removeLocked drops e from the map and the index and retires it as

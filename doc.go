@@ -130,5 +130,7 @@
 // Package entratest is an Entra ID emulator (like net/http/httptest):
 // point a Credential at it with Options{Cloud:
 // entra.Public.WithAuthorityHost(srv.URL), HTTPClient: srv.Client(),
-// DisableInstanceDiscovery: true}. The examples run against it.
+// DisableInstanceDiscovery: true}. It also serves a minimal Microsoft
+// Graph: Cloud.WithGraphURL(srv.GraphURL()) sends Credential.Graph there
+// while tokens keep Graph's audience. The examples run against it.
 package entra

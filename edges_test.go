@@ -163,3 +163,20 @@ func TestSlowPathAfterSuspendNeverServesExpired(t *testing.T) {
 		t.Errorf("slow path right after resume: got %v, %v; want a new token-2", tok, err)
 	}
 }
+
+// Eviction keeps an entry that remembers Entra's Retry-After while other
+// entries can go instead.
+func TestEvictionKeepsRememberedFailures(t *testing.T) {
+	fc := newFakeClock(time.Now())
+	f := &fakeFetcher{clock: fc, lifetime: time.Hour, fail: &Error{Op: "token", Code: "throttled", RetryAfter: 10 * time.Minute}}
+	c := newTestCache(t, f, &Options{MaxCacheEntries: 2, IdleTTL: 24 * time.Hour})
+	throttled := testSource(t, c, "api://throttled/.default")
+	throttled.Token()
+	f.set(nil, nil)
+	for i := range 20 {
+		mustToken(t, testSource(t, c, "api://other"+string(rune('a'+i))+"/.default"))
+	}
+	if _, err := throttled.Token(); err == nil || f.count() != 21 {
+		t.Errorf("throttled scope after 20 other scopes under a cap of 2: %d fetches (err %v), want 21 and the remembered error", f.count(), err)
+	}
+}

@@ -178,6 +178,13 @@ func (e *entry) rearm(s *snapshot) {
 	e.mu.Unlock()
 }
 
+// remembersFailure reports whether the entry holds a failure's retry time
+// (phase failing or backoff).
+func (e *entry) remembersFailure() bool {
+	p := e.phase.Load()
+	return p == phaseFailing || p == phaseBackoff
+}
+
 // remembered returns the last failure while retryAt has not passed, with
 // RetryAfter counting down; nil once a new attempt is allowed.
 func (e *entry) remembered(now time.Time) *Error {
