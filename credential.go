@@ -174,8 +174,9 @@ func (c *Credential) Cloud() Cloud { return c.s.cloud }
 // fetches in flight; later calls of Token, of its TokenSources, Clients and
 // GraphClients fail with an *Error wrapping ErrClosed. Cached tokens are
 // dropped from memory (a Store keeps its copies). Close is idempotent and
-// safe for concurrent use; it returns once background refreshes have
-// ended.
+// safe for concurrent use; the first call returns once background
+// refreshes have ended (fetches that callers wait for are cancelled, and
+// their callers get ErrClosed).
 func (c *Credential) Close() error {
 	c.cache.close()
 	return nil

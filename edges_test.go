@@ -3,6 +3,7 @@ package entra
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -178,5 +179,31 @@ func TestEvictionKeepsRememberedFailures(t *testing.T) {
 	}
 	if _, err := throttled.Token(); err == nil || f.count() != 21 {
 		t.Errorf("throttled scope after 20 other scopes under a cap of 2: %d fetches (err %v), want 21 and the remembered error", f.count(), err)
+	}
+}
+
+// A caller that saw the entry empty but reaches the shared fetch after it
+// failed gets the remembered failure, not a new request; every caller gets
+// its own copy of the error, saying when entra asks again.
+func TestLateCallerGetsTheRememberedFailure(t *testing.T) {
+	fc := newFakeClock(time.Now())
+	f := &fakeFetcher{clock: fc, lifetime: time.Hour, fail: &Error{Op: "token", Code: "temporarily_unavailable", StatusCode: 503}}
+	c := newTestCache(t, f, nil)
+	ts := testSource(t, c, "api://x/.default")
+	_, err1 := ts.Token()
+	_, err2 := ts.entry().wait(context.Background()) // where a late cold caller lands
+	if f.count() != 1 {
+		t.Errorf("fetches: got %d, want 1", f.count())
+	}
+	var e1, e2 *Error
+	if !errors.As(err1, &e1) || !errors.As(err2, &e2) {
+		t.Fatalf("got %v and %v, want *Error twice", err1, err2)
+	}
+	if e1 == e2 || e1.RetryAfter <= 0 || e2.RetryAfter <= 0 {
+		t.Errorf("errors %p (retry in %v) and %p (retry in %v): want two copies, each with the retry time", e1, e1.RetryAfter, e2, e2.RetryAfter)
+	}
+	e1.Description = "changed by a caller"
+	if _, err3 := ts.Token(); err3 == nil || strings.Contains(err3.Error(), "changed by a caller") {
+		t.Errorf("a caller's change reached the next caller: %v", err3)
 	}
 }

@@ -14,16 +14,25 @@ import (
 // values only), bounded by the fetch timeout and by Close. blocking says
 // whether callers wait (empty entry) or the entry still serves a token
 // (background refresh). A plain fetch first looks at the entry (another
-// fetch may have installed a token since the caller looked) and at the
-// Store; claims fetches always ask Entra. A failed plain fetch is
-// remembered in the entry (backoff, Retry-After).
+// fetch may have installed a token, or remembered a failure, since the
+// caller looked) and at the Store; claims fetches always ask Entra. A
+// failed plain fetch is remembered in the entry (backoff, Retry-After), as
+// is a failed claims fetch that carries Entra's Retry-After.
 func (c *cache) fetch(ctx context.Context, e *entry, claims string, blocking bool) (*snapshot, error) {
 	e.fetching.Add(1)
 	defer e.fetching.Add(-1)
 	if claims == "" {
+		// Another fetch ended between the caller's look and here: take its
+		// token, or its remembered failure, rather than ask again.
+		now := c.clock.Now()
 		if s := e.cur.Load(); s != nil && (blocking || e.phase.Load() == phaseFresh) &&
-			c.clock.Now().Round(0).Before(s.times.usableUntil) {
+			now.Round(0).Before(s.times.usableUntil) {
 			return s, nil
+		}
+		if l := c.live(e); l != nil {
+			if err := l.remembered(now); err != nil {
+				return nil, err
+			}
 		}
 	}
 	seq := c.seq.Add(1)
@@ -117,7 +126,7 @@ func (c *cache) failed(e *entry, err error, blocking, claims bool) error {
 	if c.ctx.Err() != nil {
 		return closedError()
 	}
-	if claims {
+	if claims && ee.RetryAfter <= 0 {
 		return ee
 	}
 	target := c.live(e)
@@ -140,6 +149,10 @@ func (c *cache) failed(e *entry, err error, blocking, claims bool) error {
 	target.lastErr = ee
 	target.advance(now)
 	target.mu.Unlock()
+	// Each caller gets its own copy, saying when entra asks again; the
+	// entry keeps the original for callers until then.
+	cp := *ee
+	cp.RetryAfter = d
 	if serving {
 		c.logger.Warn("entra: background token refresh failed; serving the current token until it expires",
 			slog.String("scopes", e.set.key), slog.Int("failures", failures), slog.Duration("retry_in", d),
@@ -149,7 +162,7 @@ func (c *cache) failed(e *entry, err error, blocking, claims bool) error {
 			slog.String("scopes", e.set.key), slog.Int("failures", failures), slog.Duration("retry_in", d),
 			slog.String("error", ee.Error()))
 	}
-	return ee
+	return &cp
 }
 
 // Claims challenges. A resource answering 401 with a claims challenge

@@ -59,9 +59,10 @@ type Options struct {
 
 	// MaxCacheEntries caps the number of scope sets cached by one
 	// Credential; beyond it, the least recently used entry of a small
-	// random sample is evicted, and its token and timer are released at
-	// once. A TokenSource that still holds an evicted entry moves to the
-	// live one. 0 means 10,000.
+	// random sample is evicted (an entry that remembers a failure, and so
+	// when Entra may be asked again, only if the whole sample does), and
+	// its token and timer are released at once. A TokenSource that still
+	// holds an evicted entry moves to the live one. 0 means 10,000.
 	MaxCacheEntries int
 
 	// IdleTTL is how long an entry whose token has expired and which nobody

@@ -15,8 +15,10 @@ var ErrNotFound = errors.New("entra: not found in store")
 
 // Store persists cache entries outside the process, one entry per key, so
 // that a token survives a restart or is shared by several instances of a
-// service. entra consults the Store when an entry is cold (before asking
-// Entra) and saves each freshly fetched token.
+// service. entra consults the Store before it asks Entra (for an empty
+// entry, any usable stored token; for a background refresh, only a newer
+// one, such as another instance's) and saves each token it fetched and
+// installed (not tokens fetched for a claims challenge).
 //
 // Values hold access tokens: a Store must protect them at rest and in
 // transit. Keys hold no secret (authority host, tenant, client ID, scopes).
