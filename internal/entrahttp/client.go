@@ -76,6 +76,7 @@ type Client struct {
 	rand        func() float64
 	trusted     []string // normalized TrustedHosts
 	throttle    throttle
+	pacer       devicePacer
 }
 
 // New returns a Client configured by o.
@@ -133,6 +134,9 @@ func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
 // context.Canceled) holds. Non-2xx answers that are not retried (or whose
 // retries ran out) are returned as responses, for the caller to read.
 //
+// Device-code polls are paced as RFC 8628 asks, whatever the caller's own
+// loop does: see devicePacer.
+//
 // A host that answers 429 (Retry-After, at least one second) or 503 with
 // Retry-After is not asked again by this Client until that delay (at most
 // MaxThrottle) has passed: meanwhile Do fails at once with a
@@ -159,7 +163,14 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 		deadline = d
 	}
 	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
-	tokenReq := isTokenRequest(req)
+	form := requestForm(req)
+	tokenReq := isTokenRequest(req, form)
+	pollWait, pollKey, devicePoll := c.pacer.pollWait(form, c.now())
+	if devicePoll && pollWait > 0 {
+		if err := c.sleep(ctx, pollWait); err != nil {
+			return nil, err
+		}
+	}
 
 	var lastResp *http.Response
 	var lastErr error
@@ -190,6 +201,11 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 				c.throttle.set(host, ra, resp.StatusCode, c.now())
 			}
 		} else {
+			if devicePoll {
+				c.pacer.answered(pollKey, resp.StatusCode, body, c.now())
+			} else if resp.StatusCode == http.StatusOK && isDeviceCodeRequest(r) {
+				c.pacer.issued(body, c.now())
+			}
 			if resp.StatusCode/100 == 2 {
 				c.throttle.clear(host)
 				if (resp.StatusCode == 200 || resp.StatusCode == 201) && tokenReq {

@@ -1,7 +1,6 @@
 package entrahttp
 
 import (
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -56,28 +55,12 @@ const maxFormPeek = 64 << 10
 
 // isTokenRequest reports whether r asks a token endpoint for a token, so
 // that its 200 answer must be a valid token response: a POST to a path
-// ending in /token, or any POST whose (replayable) form body carries
-// grant_type. The second test catches a token endpoint that metadata
-// moved to another path; MSAL's form posts are always replayable.
-func isTokenRequest(r *http.Request) bool {
+// ending in /token, or any POST whose (replayable) form body, given as
+// form, carries grant_type. The second test catches a token endpoint that
+// metadata moved to another path; MSAL's form posts are always replayable.
+func isTokenRequest(r *http.Request, form url.Values) bool {
 	if r.Method != http.MethodPost {
 		return false
 	}
-	if strings.HasSuffix(r.URL.Path, "/token") {
-		return true
-	}
-	if r.GetBody == nil {
-		return false
-	}
-	body, err := r.GetBody()
-	if err != nil {
-		return false
-	}
-	defer body.Close()
-	b, err := io.ReadAll(io.LimitReader(body, maxFormPeek))
-	if err != nil {
-		return false
-	}
-	form, _ := url.ParseQuery(string(b)) // keeps the pairs it could parse
-	return form.Has("grant_type")
+	return strings.HasSuffix(r.URL.Path, "/token") || form.Has("grant_type")
 }
