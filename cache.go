@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,9 +16,10 @@ import (
 // ErrClosed: the Credential was closed; it gets no more tokens.
 var ErrClosed = errors.New("entra: credential closed")
 
-// fetchFunc gets a fresh token from Entra. ctx carries the fetch timeout;
-// claims (a JSON claims request) may be empty. Errors are *Error.
-type fetchFunc func(ctx context.Context, scopes []string, claims string) (tokenResult, error)
+// fetchFunc gets a fresh token from Entra for the entry of set (its scopes,
+// and for user tokens its account). ctx carries the fetch timeout; claims
+// (a JSON claims request) may be empty. Errors are *Error.
+type fetchFunc func(ctx context.Context, set scopeSet, claims string) (tokenResult, error)
 
 // tokenResult is a token as fetched from Entra or loaded from a Store.
 type tokenResult struct {
@@ -193,6 +195,21 @@ func (c *cache) removeLocked(e *entry) {
 	e.mu.Lock()
 	e.retire(phaseEvicted)
 	e.mu.Unlock()
+}
+
+// removeAccount retires every entry of a user account (as evicted: a
+// TokenSource holding one moves to a new entry, which asks again).
+func (c *cache) removeAccount(account string) {
+	if account == "" {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range slices.Clone(c.order) {
+		if e.set.account == account {
+			c.removeLocked(e)
+		}
+	}
 }
 
 // len returns the number of entries in the map.

@@ -30,7 +30,7 @@ type fakeFetcher struct {
 	plainOnly bool          // the gate holds only fetches without claims
 }
 
-func (f *fakeFetcher) fetch(ctx context.Context, _ []string, claims string) (tokenResult, error) {
+func (f *fakeFetcher) fetch(ctx context.Context, _ scopeSet, claims string) (tokenResult, error) {
 	f.mu.Lock()
 	f.calls++
 	f.claims = append(f.claims, claims)

@@ -23,29 +23,36 @@ import (
 // every request fail with an *Error. Safe for concurrent use.
 func (c *Credential) Client(ctx context.Context, scopes ...string) *http.Client {
 	set, err := appScopes(c.s.cloud, scopes)
-	src := c.source(ctx, set, err)
-	t := &Transport{Source: src, Base: c.s.transport(), logger: c.s.logger}
+	return newClient(c.s, c.cache, ctx, set, err)
+}
+
+// newClient returns the *http.Client of Credential.Client and
+// UserCredential.Client for set's entry in c (or one whose requests fail
+// with err).
+func newClient(s settings, c *cache, ctx context.Context, set scopeSet, err error) *http.Client {
+	src := newSource(c, ctx, set, err)
+	t := &Transport{Source: src, Base: s.transport(), logger: s.logger}
 	if err == nil {
 		t.token = src.tokenCtx
 		t.challenge = func(ctx context.Context, sent *oauth2.Token, claims string) (*oauth2.Token, error) {
-			return c.liveEntry(src, set).claimsToken(ctx, sent, claims)
+			return liveEntry(c, src, set).claimsToken(ctx, sent, claims)
 		}
 		t.Claims = func(ctx context.Context, claims string) (*oauth2.Token, error) {
 			return t.challenge(ctx, nil, claims)
 		}
 	}
-	switch host := c.resourceHost(set.resource); {
+	switch host := resourceHostIn(s.cloud, set.resource); {
 	case err != nil:
 		t.err = err
 	case host != "":
 		t.AllowedHosts = []string{host}
-	case len(c.s.allowedHosts) > 0:
-		t.AllowedHosts = c.s.allowedHosts
+	case len(s.allowedHosts) > 0:
+		t.AllowedHosts = s.allowedHosts
 	default:
 		t.err = configErrorHint("set Options.AllowedHosts to the hosts of your API, e.g. []string{\"api.example.com\"} (or \"api.example.com:8443\")", "resource %q is not an https URL, so entra cannot tell which host may receive its token: set Options.AllowedHosts", set.resource)
 	}
 	hc := &http.Client{Transport: t}
-	if base := c.s.httpClient; base != nil {
+	if base := s.httpClient; base != nil {
 		hc.Timeout, hc.CheckRedirect, hc.Jar = base.Timeout, base.CheckRedirect, base.Jar
 	}
 	return hc
@@ -53,20 +60,22 @@ func (c *Credential) Client(ctx context.Context, scopes ...string) *http.Client 
 
 // liveEntry returns the entry src stands for now (after an eviction, the
 // live one).
-func (c *Credential) liveEntry(src *tokenSource, set scopeSet) *entry {
-	if e := c.cache.live(src.entry()); e != nil {
+func liveEntry(c *cache, src *tokenSource, set scopeSet) *entry {
+	if e := c.live(src.entry()); e != nil {
 		return e
 	}
-	return c.cache.entry(set)
+	return c.entry(set)
 }
 
-// resourceHost returns the host that may receive tokens for resource: the
+// resourceHost returns the host that may receive tokens for resource in
+// the credential's cloud; see resourceHostIn.
+func (c *Credential) resourceHost(resource string) string { return resourceHostIn(c.s.cloud, resource) }
+
+// resourceHostIn returns the host that may receive tokens for resource: the
 // host of an https resource, with the cloud's aliases resolved (Graph's
 // audience and application ID are served at the cloud's GraphURL; ARM's
-// audience by the ARM endpoint),
-// or "" when the resource names no host.
-func (c *Credential) resourceHost(resource string) string {
-	cloud := c.s.cloud
+// audience by the ARM endpoint), or "" when the resource names no host.
+func resourceHostIn(cloud Cloud, resource string) string {
 	switch {
 	case cloud.GraphURL() != "" && sameResource(resource, cloud.GraphAudience(), cloud):
 		return resourceHost(cloud.GraphURL())

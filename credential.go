@@ -134,9 +134,9 @@ func newCredential(tenantID, clientID string, opts *Options, mk func(flows.Confi
 // fetch is the cache's fetchFunc: one client credentials request. Errors
 // never carry the secret or an assertion sent with this request, in any
 // encoding.
-func (c *Credential) fetch(ctx context.Context, scopes []string, claims string) (tokenResult, error) {
+func (c *Credential) fetch(ctx context.Context, set scopeSet, claims string) (tokenResult, error) {
 	rec := &assertionRecord{}
-	r, err := c.app.AppToken(context.WithValue(ctx, assertionRecordKey{}, rec), scopes, claims)
+	r, err := c.app.AppToken(context.WithValue(ctx, assertionRecordKey{}, rec), set.scopes, claims)
 	if err != nil {
 		if cause := rec.failure(); cause != nil {
 			return tokenResult{}, &Error{Op: "token", Code: "assertion_failed",

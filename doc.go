@@ -60,6 +60,17 @@
 // with HasCode(7000215). No error text or log line contains a secret,
 // token, assertion or response body.
 //
+// # Signing users in
+//
+// NewDeviceCodeCredential returns a UserCredential for CLIs and machines
+// without a browser: SignIn shows a code through the prompt function and
+// waits for the user (polling as RFC 8628 asks), then returns the Account.
+// Token, TokenSource and Client take the Account: tokens for other scopes
+// and other APIs come silently from its refresh token, which is replaced
+// by the newest one on every use, each (account, scopes) in its own cache
+// entry with the app-only hot path. When only a new sign-in helps,
+// errors.Is(err, ErrInteractionRequired) holds. Accounts live in memory.
+//
 // # Calling APIs
 //
 // Credential.Client returns an *http.Client whose Transport attaches the

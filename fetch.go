@@ -50,7 +50,7 @@ func (c *cache) fetch(ctx context.Context, e *entry, claims string, blocking boo
 		}
 	}
 	start := c.clock.Now()
-	r, err := c.fetchFn(fctx, e.set.scopes, claims)
+	r, err := c.fetchFn(fctx, e.set, claims)
 	if err != nil {
 		return nil, c.failed(e, err, blocking, claims != "")
 	}

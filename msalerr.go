@@ -61,10 +61,10 @@ func fromFlowErrorRedacting(op string, err error, secrets []string) error {
 	}
 	var ce msalerrors.CallErr
 	if errors.As(err, &ce) && ce.Resp != nil {
-		return fromCallErr(op, ce.Resp, sc)
+		return fromCallErr(op, restoreBody(ce), sc)
 	}
 	if pce := (*msalerrors.CallErr)(nil); errors.As(err, &pce) && pce != nil && pce.Resp != nil {
-		return fromCallErr(op, pce.Resp, sc)
+		return fromCallErr(op, restoreBody(*pce), sc)
 	}
 	if errors.Is(err, context.Canceled) {
 		return &Error{Op: op, Code: "canceled", Description: "the request was canceled before Entra answered", Err: context.Canceled}

@@ -35,8 +35,9 @@ const defaultSuffix = "/.default"
 // significant). The scopes sent are the first spelling seen.
 type scopeSet struct {
 	scopes   []string // trimmed, deduplicated case-insensitively, sorted: what is sent
-	key      string   // scopeKey of the scopes joined by " ": the cache key
+	key      string   // scopeKey of the scopes joined by " " (after account + "\x00" for user tokens): the cache key
 	resource string   // the resource identifier, e.g. "api://x" or "https://graph.microsoft.com"
+	account  string   // home account ID for user tokens; "" for app-only tokens
 }
 
 // scopeKey returns the cache key form of one scope: the scheme and host of
@@ -165,30 +166,41 @@ func otherCloudGraph(resource string, cloud Cloud) string {
 	return ""
 }
 
-// appScopes validates scopes for an app-only (client credentials) request
-// before anything is sent: at least one scope, one resource, that resource
-// in the credential's cloud, and exactly one "<resource>/.default" scope.
-// OpenID Connect scopes are dropped (MSAL adds its own). Every failure is an
-// *Error with Op "scope" whose hint names the fix.
-func appScopes(cloud Cloud, in []string) (scopeSet, error) {
+// oneResource validates scopes for one token before anything is sent: at
+// least one scope naming a resource, no whitespace inside a scope, one
+// resource, in the credential's cloud. OpenID Connect scopes are dropped
+// (MSAL adds its own). app selects the hints for app-only tokens. It
+// returns the resource scopes, normalized, and their resource.
+func oneResource(cloud Cloud, in []string, app bool) ([]string, string, error) {
 	all := normalizeScopes(in)
 	for _, sc := range all {
 		if strings.IndexFunc(sc, badScopeRune) >= 0 {
 			e := scopeError(ErrInvalidScope, nil, "scope %q contains whitespace or a control character", sc)
-			e.Hint = "pass each scope as a separate argument, e.g. Token(ctx, \"a\", \"b\"), not one string with spaces; " +
-				"an app-only token takes exactly one \"<resource>/.default\" scope"
-			return scopeSet{}, e
+			e.Hint = "pass each scope as a separate argument, e.g. Token(ctx, \"a\", \"b\"), not one string with spaces"
+			if app {
+				e.Hint += "; an app-only token takes exactly one \"<resource>/.default\" scope"
+			}
+			return nil, "", e
 		}
+	}
+	example := "\"api://<api-app-id>/.default\" or " + cloud.GraphScope()
+	if !app {
+		example = "\"User.Read\" (Microsoft Graph) or \"api://<api-app-id>/access_as_user\""
 	}
 	if len(all) == 0 {
 		e := scopeError(ErrNoScopes, nil, "no scope given")
-		e.Hint = "pass one \"<resource>/.default\" scope, e.g. \"api://<api-app-id>/.default\" or " + cloud.GraphScope()
-		return scopeSet{}, e
+		e.Hint = "pass the scopes of one resource, e.g. " + example
+		return nil, "", e
 	}
 	scopes := slices.DeleteFunc(slices.Clone(all), isOIDCScope)
 	if len(scopes) == 0 {
-		return scopeSet{}, scopeError(ErrNeedDefaultScope, []int{1002012},
-			"only OpenID Connect scopes given (%s): an app-only token needs \"<resource>/.default\"", strings.Join(all, " "))
+		if app {
+			return nil, "", scopeError(ErrNeedDefaultScope, []int{1002012},
+				"only OpenID Connect scopes given (%s): an app-only token needs \"<resource>/.default\"", strings.Join(all, " "))
+		}
+		e := scopeError(ErrNoScopes, nil, "only OpenID Connect scopes given (%s): an access token needs a scope of an API", strings.Join(all, " "))
+		e.Hint = "add the scopes of the API to call, e.g. " + example + "; entra signs the user in with openid and profile itself"
+		return nil, "", e
 	}
 	resource := scopeResource(scopes[0], cloud)
 	for _, s := range scopes {
@@ -198,12 +210,41 @@ func appScopes(cloud Cloud, in []string) (scopeSet, error) {
 				"scope %q is Microsoft Graph of cloud %q but the credential uses cloud %q", s, name, cloud.Name())
 			e.Hint = "tokens and Graph hosts are per cloud: use " + cloud.GraphScope() +
 				" (Credential.Graph builds Graph requests for the credential's cloud)"
-			return scopeSet{}, e
+			return nil, "", e
 		}
 		if !sameResource(r, resource, cloud) {
-			return scopeSet{}, scopeError(ErrMultipleResources, []int{28000},
+			return nil, "", scopeError(ErrMultipleResources, []int{28000},
 				"scopes %q and %q belong to different resources (%s, %s)", scopes[0], s, displayResource(resource), displayResource(r))
 		}
+	}
+	return scopes, resource, nil
+}
+
+// userScopes validates the scopes of a user (delegated) token: those of
+// one resource, any of its permissions (User.Read, api://x/access_as_user,
+// or <resource>/.default for all consented ones). The key lists every
+// scope; account partitions it per signed-in account.
+func userScopes(cloud Cloud, account string, in []string) (scopeSet, error) {
+	scopes, resource, err := oneResource(cloud, in, false)
+	if err != nil {
+		return scopeSet{}, err
+	}
+	keys := make([]string, len(scopes))
+	for i, sc := range scopes {
+		keys[i] = scopeKey(sc)
+	}
+	return scopeSet{scopes: scopes, key: account + "\x00" + strings.Join(keys, " "), resource: resource, account: account}, nil
+}
+
+// appScopes validates scopes for an app-only (client credentials) request
+// before anything is sent: at least one scope, one resource, that resource
+// in the credential's cloud, and exactly one "<resource>/.default" scope.
+// OpenID Connect scopes are dropped (MSAL adds its own). Every failure is an
+// *Error with Op "scope" whose hint names the fix.
+func appScopes(cloud Cloud, in []string) (scopeSet, error) {
+	scopes, resource, err := oneResource(cloud, in, true)
+	if err != nil {
+		return scopeSet{}, err
 	}
 	if len(scopes) != 1 || !strings.HasSuffix(scopes[0], defaultSuffix) || resource == "" {
 		want := "<resource>" + defaultSuffix

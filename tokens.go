@@ -73,6 +73,12 @@ func (c *Credential) TokenSource(ctx context.Context, scopes ...string) oauth2.T
 // source returns the TokenSource of a validated scope set, or one that
 // reports err.
 func (c *Credential) source(ctx context.Context, set scopeSet, err error) *tokenSource {
+	return newSource(c.cache, ctx, set, err)
+}
+
+// newSource returns the TokenSource of set's entry in c, or one that
+// reports err.
+func newSource(c *cache, ctx context.Context, set scopeSet, err error) *tokenSource {
 	if err != nil {
 		return &tokenSource{err: err}
 	}
@@ -80,7 +86,7 @@ func (c *Credential) source(ctx context.Context, set scopeSet, err error) *token
 		ctx = context.Background()
 	}
 	ts := &tokenSource{ctx: context.WithoutCancel(ctx)}
-	ts.h.Store(c.cache.entry(set).hot)
+	ts.h.Store(c.entry(set).hot)
 	return ts
 }
 
