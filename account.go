@@ -1,9 +1,6 @@
 package entra
 
-import (
-	"errors"
-	"slices"
-)
+import "errors"
 
 // Account is a signed-in user account, as a UserCredential knows it. It is
 // a plain, comparable value holding no secret: safe to keep in a session
@@ -39,12 +36,6 @@ var (
 	ErrBadDeviceCode = errors.New("entra: the device code is not valid")
 )
 
-// interactionCodes are the AADSTS codes after which only a new sign-in
-// helps: refresh token expired (700082), revoked (50173, 70008), MFA
-// required (50076, 50079), Conditional Access (53003), consent missing
-// (65001).
-var interactionCodes = []int{700082, 50173, 70008, 50076, 50079, 53003, 65001}
-
 // classifyUserError sets the cause of a user-flow error from Entra's
 // answer, so errors.Is tells the app what to do.
 func classifyUserError(err error) error {
@@ -53,7 +44,7 @@ func classifyUserError(err error) error {
 		return err
 	}
 	switch {
-	case e.Code == "authorization_declined":
+	case e.Code == "authorization_declined" || e.Code == "access_denied":
 		e.Err = ErrAuthorizationDeclined
 		e.Hint = "the user declined the sign-in on the verification page: ask again, or stop"
 	case e.Code == "expired_token":
@@ -62,7 +53,10 @@ func classifyUserError(err error) error {
 	case e.Code == "bad_verification_code":
 		e.Err = ErrBadDeviceCode
 		e.Hint = "Entra does not know this device code: call SignIn again for a new code"
-	case e.Code == "interaction_required" || e.Code == "invalid_grant" && slices.ContainsFunc(interactionCodes, e.HasCode):
+	case e.Code == "interaction_required" || e.Code == "invalid_grant":
+		// invalid_grant from a refresh: expired, revoked, password changed,
+		// MFA or policy required (refreshes of one account are serialised,
+		// so it is never a race between two of them).
 		e.Err = ErrInteractionRequired
 		if e.Hint == "" {
 			e.Hint = "the user must sign in again: call SignIn"

@@ -212,6 +212,24 @@ func (c *cache) removeAccount(account string) {
 	}
 }
 
+// forgetFailures clears the failures remembered by a user account's
+// entries (a new sign-in cured them).
+func (c *cache) forgetFailures(account string) {
+	c.mu.Lock()
+	entries := slices.Clone(c.order)
+	c.mu.Unlock()
+	now := c.clock.Now()
+	for _, e := range entries {
+		if e.set.account != account {
+			continue
+		}
+		e.mu.Lock()
+		e.failures, e.retryAt, e.lastErr = 0, time.Time{}, nil
+		e.advance(now)
+		e.mu.Unlock()
+	}
+}
+
 // len returns the number of entries in the map.
 func (c *cache) len() int {
 	c.mu.Lock()

@@ -2,6 +2,7 @@ package entra
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -40,20 +41,27 @@ func NewDeviceCodeCredential(tenantID, clientID string, prompt func(context.Cont
 	c.signIn = func(ctx context.Context, scopes []string) (flows.UserResult, error) {
 		var mu sync.Mutex
 		var promptErr error
+		var expires time.Time
 		r, err := c.app.DeviceCode(ctx, scopes, func(ctx context.Context, info flows.DeviceCodeInfo) error {
 			err := prompt(ctx, DeviceCode{UserCode: info.UserCode, VerificationURI: info.VerificationURI,
 				ExpiresAt: info.ExpiresOn, Message: info.Message})
 			mu.Lock()
-			promptErr = err
+			promptErr, expires = err, info.ExpiresOn
 			mu.Unlock()
 			return err
 		})
-		if err != nil {
-			mu.Lock()
-			defer mu.Unlock()
-			return r, signInError(err, promptErr)
+		if err == nil {
+			return r, nil
 		}
-		return r, nil
+		mu.Lock()
+		defer mu.Unlock()
+		// MSAL bounds its polling by the code's expiry: that deadline
+		// passing (not the caller's) means nobody entered the code in time.
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil && !expires.IsZero() && !time.Now().Before(expires) {
+			return r, &Error{Op: "sign-in", Code: "expired_token", Description: "the device code expired before anyone entered it",
+				Hint: "nobody entered the code in time: call SignIn again for a new code", Err: ErrDeviceCodeExpired}
+		}
+		return r, signInError(err, promptErr)
 	}
 	return c, nil
 }

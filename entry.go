@@ -195,7 +195,9 @@ func (e *entry) remembered(now time.Time) *Error {
 		return nil
 	}
 	cp := *e.lastErr
-	cp.RetryAfter = wait
+	if !errors.Is(e.lastErr, ErrInteractionRequired) {
+		cp.RetryAfter = wait
+	}
 	return &cp
 }
 

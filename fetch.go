@@ -58,7 +58,7 @@ func (c *cache) fetch(ctx context.Context, e *entry, claims string, blocking boo
 	if err != nil {
 		return nil, err
 	}
-	c.logger.Info("entra: token fetched", slog.String("scopes", e.set.key), slog.Bool("claims", claims != ""),
+	c.logger.Info("entra: token fetched", slog.String("scopes", e.set.logged()), slog.Bool("claims", claims != ""),
 		slog.Time("expires_on", r.expiresOn), slog.Duration("took", c.clock.Now().Sub(start)))
 	if installed && claims == "" { // the Store holds the entry's plain token, never an older one
 		c.saveStored(ctx, e.set.key, r)
@@ -103,7 +103,7 @@ func (c *cache) install(e *entry, seq uint64, r tokenResult, claims, from string
 	target.mu.Unlock()
 	if warn {
 		if msg := c.inspect(e.set, r.accessToken); msg != "" {
-			c.logger.Warn("entra: "+msg, slog.String("scopes", e.set.key))
+			c.logger.Warn("entra: "+msg, slog.String("scopes", e.set.logged()))
 		} else {
 			target.mu.Lock()
 			target.warnedRoles = false // check the next token too
@@ -149,17 +149,20 @@ func (c *cache) failed(e *entry, err error, blocking, claims bool) error {
 	target.lastErr = ee
 	target.advance(now)
 	target.mu.Unlock()
-	// Each caller gets its own copy, saying when entra asks again; the
-	// entry keeps the original for callers until then.
+	// Each caller gets its own copy, saying when entra asks again (not for
+	// an error only a new sign-in cures); the entry keeps the original for
+	// callers until then.
 	cp := *ee
-	cp.RetryAfter = d
+	if !errors.Is(ee, ErrInteractionRequired) {
+		cp.RetryAfter = d
+	}
 	if serving {
 		c.logger.Warn("entra: background token refresh failed; serving the current token until it expires",
-			slog.String("scopes", e.set.key), slog.Int("failures", failures), slog.Duration("retry_in", d),
+			slog.String("scopes", e.set.logged()), slog.Int("failures", failures), slog.Duration("retry_in", d),
 			slog.String("error", ee.Error()))
 	} else {
 		c.logger.Warn("entra: token fetch failed; later calls get this error until the retry time",
-			slog.String("scopes", e.set.key), slog.Int("failures", failures), slog.Duration("retry_in", d),
+			slog.String("scopes", e.set.logged()), slog.Int("failures", failures), slog.Duration("retry_in", d),
 			slog.String("error", ee.Error()))
 	}
 	return &cp

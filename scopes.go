@@ -220,6 +220,9 @@ func oneResource(cloud Cloud, in []string, app bool) ([]string, string, error) {
 	return scopes, resource, nil
 }
 
+// logged is how log lines name the entry: its scopes (never the account).
+func (s scopeSet) logged() string { return strings.Join(s.scopes, " ") }
+
 // userScopes validates the scopes of a user (delegated) token: those of
 // one resource, any of its permissions (User.Read, api://x/access_as_user,
 // or <resource>/.default for all consented ones). The key lists every

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 
 	"golang.org/x/oauth2"
 
@@ -28,6 +29,11 @@ type UserCredential struct {
 	cache *cache
 	// signIn runs the interactive part of the credential's flow.
 	signIn func(ctx context.Context, scopes []string) (flows.UserResult, error)
+	// turns serialises, per account, what may redeem or remove its refresh
+	// token (silent requests, sign-out): the newest refresh token is always
+	// the one redeemed, and a refresh in flight cannot bring a signed-out
+	// account back.
+	turns sync.Map // home account ID -> chan struct{} (capacity 1)
 }
 
 // newUserCredential validates the shared inputs of user credentials and
@@ -82,6 +88,9 @@ func (c *UserCredential) SignIn(ctx context.Context, scopes ...string) (Account,
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	if c.cache.ctx.Err() != nil {
+		return Account{}, closedError()
+	}
 	set, err := userScopes(c.s.cloud, "", scopes)
 	if err != nil {
 		return Account{}, err
@@ -91,12 +100,30 @@ func (c *UserCredential) SignIn(ctx context.Context, scopes ...string) (Account,
 		return Account{}, err
 	}
 	acct := accountOf(r.Account)
+	// A new sign-in cures what earlier failures of the account said.
+	c.cache.forgetFailures(acct.HomeAccountID)
 	set, _ = userScopes(c.s.cloud, acct.HomeAccountID, scopes)
 	e := c.cache.entry(set)
 	if _, _, err := c.cache.install(e, c.cache.seq.Add(1), onClock(c.s.clock, r.Result), "", "entra"); err != nil {
 		return Account{}, err
 	}
+	if c.cache.ctx.Err() != nil {
+		return Account{}, closedError()
+	}
 	return acct, nil
+}
+
+// turn waits for account's turn to use or remove its refresh token; the
+// returned function ends it. ctx bounds the wait.
+func (c *UserCredential) turn(ctx context.Context, account string) (func(), error) {
+	v, _ := c.turns.LoadOrStore(account, make(chan struct{}, 1))
+	ch := v.(chan struct{})
+	select {
+	case ch <- struct{}{}:
+		return func() { <-ch }, nil
+	case <-ctx.Done():
+		return nil, ctxError(ctx.Err())
+	}
 }
 
 // signInError turns an error of the interactive flow into an *Error with
@@ -112,6 +139,11 @@ func signInError(err, promptErr error) error {
 // fetch is the cache's fetchFunc: a silent request for the entry's
 // account, which redeems the account's refresh token when needed.
 func (c *UserCredential) fetch(ctx context.Context, set scopeSet, claims string) (tokenResult, error) {
+	done, err := c.turn(ctx, set.account)
+	if err != nil {
+		return tokenResult{}, err
+	}
+	defer done()
 	r, err := c.app.Silent(ctx, set.account, set.scopes, claims)
 	if errors.Is(err, flows.ErrNoAccount) {
 		return tokenResult{}, &Error{Op: "token", Code: "no_account",
@@ -198,6 +230,11 @@ func (c *UserCredential) SignOut(ctx context.Context, account Account) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	done, err := c.turn(ctx, account.HomeAccountID) // after any refresh in flight
+	if err != nil {
+		return err
+	}
+	defer done()
 	if err := c.app.Remove(ctx, account.HomeAccountID); err != nil {
 		return fromFlowError("sign-out", err)
 	}
@@ -209,7 +246,8 @@ func (c *UserCredential) SignOut(ctx context.Context, account Account) error {
 func (c *UserCredential) Cloud() Cloud { return c.s.cloud }
 
 // Close stops the credential's timers and background refreshes, as
-// Credential.Close does; later calls fail with ErrClosed.
+// Credential.Close does; later calls of SignIn, Token, TokenSource and
+// Client fail with ErrClosed (Accounts and SignOut still work).
 func (c *UserCredential) Close() error {
 	c.cache.close()
 	return nil

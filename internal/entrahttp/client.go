@@ -150,6 +150,15 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 		return nil, &ResponseError{Kind: KindUntrustedHost, URL: where,
 			Detail: "only https requests to Options.TrustedHosts are sent"}
 	}
+	// A device-code poll first waits its turn; the throttle and the retry
+	// budget count from after that wait.
+	form := requestForm(req)
+	pollWait, pollKey, devicePoll := c.pacer.pollWait(form, c.now())
+	if devicePoll && pollWait > 0 {
+		if err := c.sleep(ctx, pollWait); err != nil {
+			return nil, err
+		}
+	}
 	host := normHost(req.URL.Host)
 	start := c.now()
 	if d, status := c.throttle.remaining(host, start); d > 0 {
@@ -163,14 +172,7 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 		deadline = d
 	}
 	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
-	form := requestForm(req)
 	tokenReq := isTokenRequest(req, form)
-	pollWait, pollKey, devicePoll := c.pacer.pollWait(form, c.now())
-	if devicePoll && pollWait > 0 {
-		if err := c.sleep(ctx, pollWait); err != nil {
-			return nil, err
-		}
-	}
 
 	var lastResp *http.Response
 	var lastErr error
