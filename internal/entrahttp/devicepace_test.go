@@ -132,7 +132,8 @@ func TestDevicePacerBounds(t *testing.T) {
 	if got := len(p.codes); got > maxPolledCodes {
 		t.Errorf("codes tracked: got %d, want at most %d", got, maxPolledCodes)
 	}
-	form := map[string][]string{"grant_type": {deviceGrant}, "device_code": {"code-a0s"}}
+	p.issued([]byte(`{"device_code":"the-code","interval":5,"expires_in":900}`), now) // tracked whatever went before
+	form := map[string][]string{"grant_type": {deviceGrant}, "device_code": {"the-code"}}
 	wait, key, ok := p.pollWait(form, now)
 	if !ok || wait != 5*time.Second {
 		t.Fatalf("wait %v, ok %v; want 5s", wait, ok)
