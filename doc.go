@@ -65,6 +65,8 @@
 // NewDeviceCodeCredential returns a UserCredential for CLIs and machines
 // without a browser: SignIn shows a code through the prompt function and
 // waits for the user (polling as RFC 8628 asks), then returns the Account.
+// NewBrowserCredential signs the user in through the browser instead
+// (authorization code with PKCE, answered to a loopback listener).
 // Token, TokenSource and Client take the Account: tokens for other scopes
 // and other APIs come silently from its refresh token, which is replaced
 // by the newest one on every use, each (account, scopes) in its own cache

@@ -16,7 +16,8 @@ import (
 // every redemption, so the newest one is always the one used. Safe for
 // concurrent use.
 type PublicApp struct {
-	client public.Client
+	client   public.Client
+	clientID string
 }
 
 // UserResult is a token for a signed-in user.
@@ -61,7 +62,7 @@ func NewPublic(cfg Config) (*PublicApp, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &PublicApp{client: c}, nil
+	return &PublicApp{client: c, clientID: cfg.ClientID}, nil
 }
 
 // DeviceCode runs the device code flow for scopes: it asks Entra for a

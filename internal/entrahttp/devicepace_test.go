@@ -3,6 +3,7 @@ package entrahttp
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -107,13 +108,13 @@ func TestDevicePollWaitHonoursCancel(t *testing.T) {
 	f := newFixture(t, Options{Now: time.Now, Sleep: sleepCtx})
 	dc := startDeviceCode(t, f, f.c)
 	ctx, cancel := context.WithCancel(t.Context())
-	time.AfterFunc(200*time.Millisecond, cancel)
+	var cancelledAt atomic.Int64
+	time.AfterFunc(200*time.Millisecond, func() { cancelledAt.Store(time.Now().UnixNano()); cancel() })
 	_, err := dc.AuthenticationResult(ctx)
-	cancelled := time.Now()
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v, want context.Canceled", err)
 	}
-	if late := time.Since(cancelled); late > 100*time.Millisecond {
+	if late := time.Since(time.Unix(0, cancelledAt.Load())); late > 100*time.Millisecond {
 		t.Errorf("returned %v after the cancel", late)
 	}
 	if got := f.srv.GrantCount("device_code"); got != 0 {
