@@ -19,8 +19,9 @@ import (
 // "http://localhost:8400", or "http://127.0.0.1[:port]"; the listener only
 // ever binds loopback addresses, accepts the answer by query or form_post,
 // ignores stray requests and always shuts down. open shows the URL; nil
-// opens the system browser and, when that fails (over SSH, say), prints
-// the URL to stderr. SignIn's ctx bounds the whole sign-in.
+// prints it to stderr and opens the system browser when there is a
+// display. SignIn's ctx bounds the whole sign-in (5 minutes when it has no
+// deadline).
 func NewBrowserCredential(tenantID, clientID, redirectURI string, open func(ctx context.Context, url string) error, opts *Options) (*UserCredential, error) {
 	if open == nil {
 		open = openBrowser
@@ -64,26 +65,33 @@ func callbackError(cbe *flows.CallbackError) *Error {
 	case "consent_required", "interaction_required", "login_required":
 		e.Err = ErrInteractionRequired
 		if e.Hint == "" {
-			e.Hint = "the user (or an administrator) must consent or complete the sign-in: call SignIn without prompt=none"
+			e.Hint = "the user (or an administrator) must consent to the app's permissions or complete the sign-in: call SignIn again"
 		}
 	}
 	return e
 }
 
-// openBrowser opens url in the system browser, or prints it when it
-// cannot.
-func openBrowser(ctx context.Context, url string) error {
+// openBrowser prints url (a browser that fails to open says nothing
+// here) and opens it in the system browser when there is a display. The
+// opener runs detached from the sign-in's ctx and is waited for, so it is
+// neither killed mid-launch nor left as a zombie. No shell is involved:
+// the URL is one argument.
+func openBrowser(_ context.Context, url string) error {
+	fmt.Fprintln(os.Stderr, "To sign in, open this page in a browser (entra is opening it for you):\n"+url)
 	var cmd *exec.Cmd
 	switch runtime.GOOS {
 	case "darwin":
-		cmd = exec.CommandContext(ctx, "open", url)
+		cmd = exec.Command("open", url)
 	case "windows":
-		cmd = exec.CommandContext(ctx, "rundll32", "url.dll,FileProtocolHandler", url)
+		cmd = exec.Command("rundll32", "url.dll,FileProtocolHandler", url)
 	default:
-		cmd = exec.CommandContext(ctx, "xdg-open", url)
+		if os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
+			return nil // no display (SSH, a container): the printed URL is the way
+		}
+		cmd = exec.Command("xdg-open", url)
 	}
-	if os.Getenv("SSH_CONNECTION") != "" || cmd.Start() != nil {
-		fmt.Fprintln(os.Stderr, "To sign in, open this page in a browser:\n"+url)
+	if cmd.Start() == nil {
+		go cmd.Wait()
 	}
 	return nil
 }

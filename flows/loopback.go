@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/public"
@@ -32,7 +34,11 @@ type BrowserConfig struct {
 	// optional path.
 	RedirectURI string
 	// Open shows the authorization URL to the user (opens a browser).
+	// Required.
 	Open func(ctx context.Context, authURL string) error
+	// Timeout bounds the sign-in when ctx has no deadline; 0 means 5
+	// minutes.
+	Timeout time.Duration
 	// LoginHint, DomainHint and Prompt are passed to /authorize as is.
 	LoginHint, DomainHint, Prompt string
 }
@@ -52,15 +58,32 @@ var ErrOpen = errors.New("flows: showing the sign-in page failed")
 // maxCallbackBody bounds a form_post callback.
 const maxCallbackBody = 64 << 10
 
+// defaultSignInTimeout bounds a browser sign-in whose ctx has no deadline.
+const defaultSignInTimeout = 5 * time.Minute
+
 // Browser signs a user in through the browser for scopes and returns the
 // token MSAL redeemed the code for. ctx bounds the whole sign-in, the
-// user's part included; the listener is closed on every return.
+// user's part included (BrowserConfig.Timeout when ctx has no deadline);
+// the listener is closed on every return, after the page answering the
+// browser has been sent.
 func (a *PublicApp) Browser(ctx context.Context, scopes []string, bc BrowserConfig) (UserResult, error) {
+	if bc.Open == nil {
+		return UserResult{}, fmt.Errorf("%w: BrowserConfig.Open is required", ErrConfig)
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		timeout := bc.Timeout
+		if timeout <= 0 {
+			timeout = defaultSignInTimeout
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
 	ls, redirect, err := listenLoopback(bc.RedirectURI)
 	if err != nil {
 		return UserResult{}, err
 	}
-	verifier, state, nonce := randomString(), randomString(), randomString()
+	verifier, state := randomString(), randomString()
 	sum := sha256.Sum256([]byte(verifier))
 	var opts []public.AuthCodeURLOption
 	if bc.LoginHint != "" {
@@ -83,7 +106,6 @@ func (a *PublicApp) Browser(ctx context.Context, scopes []string, bc BrowserConf
 	q.Set("code_challenge", base64.RawURLEncoding.EncodeToString(sum[:]))
 	q.Set("code_challenge_method", "S256")
 	q.Set("state", state)
-	q.Set("nonce", nonce)
 	q.Set("response_mode", "form_post")
 	if bc.Prompt != "" {
 		q.Set("prompt", bc.Prompt)
@@ -96,7 +118,15 @@ func (a *PublicApp) Browser(ctx context.Context, scopes []string, bc BrowserConf
 	for _, l := range ls {
 		go srv.Serve(l)
 	}
-	defer srv.Close()
+	defer func() {
+		// Let the page answering the browser go out, then close
+		// everything, listeners Serve may not have registered yet included.
+		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		srv.Shutdown(sctx)
+		cancel()
+		srv.Close()
+		closeAll(ls)
+	}()
 
 	if err := bc.Open(ctx, u.String()); err != nil {
 		return UserResult{}, fmt.Errorf("%w: %w", ErrOpen, err)
@@ -131,6 +161,7 @@ func callbackHandler(redirect, state string, got chan<- callback) http.Handler {
 	if ru, err := url.Parse(redirect); err == nil && ru.Path != "" {
 		path = ru.Path
 	}
+	var answered atomic.Bool
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		if r.URL.Path != path || r.Method != http.MethodGet && r.Method != http.MethodPost {
@@ -153,17 +184,17 @@ func callbackHandler(redirect, state string, got chan<- callback) http.Handler {
 			http.Error(w, "the sign-in answer has no code", http.StatusBadRequest)
 			return
 		}
-		select {
-		case got <- cb:
-			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			if cb.err != nil {
-				fmt.Fprint(w, "<!doctype html><title>Sign-in failed</title><p>Sign-in failed. You can close this window and go back to the application.")
-				return
-			}
-			fmt.Fprint(w, "<!doctype html><title>Signed in</title><p>You are signed in. You can close this window.")
-		default:
+		if !answered.CompareAndSwap(false, true) {
 			http.Error(w, "the sign-in was already answered", http.StatusConflict)
+			return
 		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		if cb.err != nil {
+			fmt.Fprint(w, "<!doctype html><title>Sign-in failed</title><p>Sign-in failed. You can close this window and go back to the application.")
+		} else {
+			fmt.Fprint(w, "<!doctype html><title>Signed in</title><p>You are signed in. You can close this window.")
+		}
+		got <- cb // room for one, and only one answer gets here
 	})
 }
 
@@ -192,22 +223,41 @@ func listenLoopback(redirectURI string) ([]net.Listener, string, error) {
 	if port == "" {
 		port = "0"
 	}
+	for attempt := 0; ; attempt++ {
+		ls, bound, err := listenAll(ips, port)
+		if errors.Is(err, syscall.EADDRINUSE) && port == "0" && attempt < 5 {
+			continue // the free port of 127.0.0.1 is taken on ::1: another one
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("%w: cannot listen for the sign-in answer: %w", ErrConfig, err)
+		}
+		u.Host = net.JoinHostPort(host, bound)
+		return ls, u.String(), nil
+	}
+}
+
+// listenAll listens on port of every address in ips (the port the first
+// one got, for port "0"). Another address without IPv6 support is skipped;
+// one whose port another process holds fails the whole (that process
+// would receive the answer of a browser that resolves localhost to it).
+func listenAll(ips []string, port string) ([]net.Listener, string, error) {
 	first, err := net.Listen("tcp", net.JoinHostPort(ips[0], port))
 	if err != nil {
-		return nil, "", fmt.Errorf("%w: cannot listen for the sign-in answer: %w", ErrConfig, err)
+		return nil, "", err
 	}
 	ls := []net.Listener{first}
 	_, bound, _ := net.SplitHostPort(first.Addr().String())
 	for _, ip := range ips[1:] {
-		if l, err := net.Listen("tcp", net.JoinHostPort(ip, bound)); err == nil {
+		l, err := net.Listen("tcp", net.JoinHostPort(ip, bound))
+		switch {
+		case err == nil:
 			ls = append(ls, l)
+		case errors.Is(err, syscall.EADDRINUSE):
+			closeAll(ls)
+			return nil, "", err
 		}
 	}
-	u.Host = net.JoinHostPort(host, bound)
-	if u.Path == "" {
-		u.Path = "/"
-	}
-	return ls, u.String(), nil
+	return ls, bound, nil
 }
 
 func closeAll(ls []net.Listener) {
