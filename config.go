@@ -167,3 +167,15 @@ func suggestHost(h string) string {
 	}
 	return s
 }
+
+// validApp checks what every credential needs besides its tenant: the
+// client ID, the cloud's authority host and Options.AllowedHosts.
+func validApp(s settings, clientID string) error {
+	if err := validClientID(clientID); err != nil {
+		return err
+	}
+	if err := validAuthorityHost(s.cloud.AuthorityHost()); err != nil {
+		return err
+	}
+	return validAllowedHosts(s.allowedHosts)
+}

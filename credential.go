@@ -103,16 +103,10 @@ func newCredential(tenantID, clientID string, opts *Options, mk func(flows.Confi
 	if err := validTenant(tenantID); err != nil {
 		return nil, err
 	}
-	if err := validClientID(clientID); err != nil {
+	if err := validApp(s, clientID); err != nil {
 		return nil, err
 	}
 	host := s.cloud.AuthorityHost()
-	if err := validAuthorityHost(host); err != nil {
-		return nil, err
-	}
-	if err := validAllowedHosts(s.allowedHosts); err != nil {
-		return nil, err
-	}
 	c := &Credential{s: s, tenantID: tenantID, clientID: clientID, authority: host + "/" + tenantID}
 	hc := entrahttp.New(entrahttp.Options{Base: s.httpClient, Logger: s.logger, TrustedHosts: trustedHosts(s)})
 	app, err := mk(flows.Config{

@@ -43,16 +43,10 @@ func newUserCredential(tenantID, clientID string, opts *Options) (*UserCredentia
 	if err := validUserTenant(tenantID); err != nil {
 		return nil, err
 	}
-	if err := validClientID(clientID); err != nil {
+	if err := validApp(s, clientID); err != nil {
 		return nil, err
 	}
 	host := s.cloud.AuthorityHost()
-	if err := validAuthorityHost(host); err != nil {
-		return nil, err
-	}
-	if err := validAllowedHosts(s.allowedHosts); err != nil {
-		return nil, err
-	}
 	if s.store != nil {
 		return nil, configErrorHint("leave Options.Store nil for a user credential: signed-in accounts are kept in memory, so a new process signs in again",
 			"user credentials do not persist accounts through Options.Store")
