@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/oauth2"
+
 	"github.com/entrakit/entra/entratest"
 )
 
@@ -187,5 +189,35 @@ func TestClientClaimsFetchFailureHasCause(t *testing.T) {
 	var ee *Error
 	if !errors.As(err, &ee) || ee.Code != "claims_challenge_failed" || !strings.Contains(ee.Error(), "AADSTS") {
 		t.Fatalf("got %v, want a claims_challenge_failed *Error carrying Entra's code", err)
+	}
+}
+
+// A Transport built by hand answers a challenge through its Claims func,
+// and reports that func's failure with the cause wrapped.
+func TestTransportClaimsFunc(t *testing.T) {
+	m := newEmu(t)
+	a := newAPI(t)
+	cred := clientSetup(t, m, a)
+	boom := errors.New("no claims for you")
+	calls := 0
+	tr := &Transport{
+		Source:       cred.TokenSource(t.Context(), m.apiScope()),
+		Base:         cred.s.transport(),
+		AllowedHosts: []string{a.host()},
+		Claims: func(_ context.Context, claims string) (*oauth2.Token, error) {
+			calls++
+			if !strings.Contains(claims, `"nbf"`) {
+				t.Errorf("claims %q, want the decoded challenge", claims)
+			}
+			return nil, boom
+		},
+	}
+	a.mu.Lock()
+	a.challenge = 1
+	a.mu.Unlock()
+	_, err := (&http.Client{Transport: tr}).Get(a.srv.URL + "/data")
+	var e *Error
+	if !errors.As(err, &e) || e.Code != "claims_challenge_failed" || !errors.Is(err, boom) || calls != 1 {
+		t.Errorf("got %v after %d calls, want claims_challenge_failed wrapping the func's error after 1", err, calls)
 	}
 }

@@ -37,9 +37,6 @@ func newClient(s settings, c *cache, ctx context.Context, set scopeSet, err erro
 		t.challenge = func(ctx context.Context, sent *oauth2.Token, claims string) (*oauth2.Token, error) {
 			return liveEntry(c, src, set).claimsToken(ctx, sent, claims)
 		}
-		t.Claims = func(ctx context.Context, claims string) (*oauth2.Token, error) {
-			return t.challenge(ctx, nil, claims)
-		}
 	}
 	switch host := resourceHostIn(s.cloud, set.resource); {
 	case err != nil:

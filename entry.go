@@ -50,10 +50,9 @@ const (
 
 // snapshot is one immutable token with its times.
 type snapshot struct {
-	token       *oauth2.Token // shared by every caller: read-only
-	times       tokenTimes
-	claims      string // the claims request it was fetched with, if any
-	fetchedFrom string // "entra" or "store"
+	token  *oauth2.Token // shared by every caller: read-only
+	times  tokenTimes
+	claims string // the claims request it was fetched with, if any
 }
 
 // entry is the cache slot of one scope set. TokenSources hold it, so their

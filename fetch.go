@@ -75,10 +75,9 @@ func (c *cache) fetch(ctx context.Context, e *entry, claims string, blocking boo
 func (c *cache) install(e *entry, seq uint64, r tokenResult, claims, from string) (*snapshot, bool, error) {
 	now := c.clock.Now()
 	s := &snapshot{
-		token:       &oauth2.Token{AccessToken: r.accessToken, TokenType: "Bearer", Expiry: r.expiresOn},
-		times:       timesFor(now, r.expiresOn, r.refreshOn, c.jitter()),
-		claims:      claims,
-		fetchedFrom: from,
+		token:  &oauth2.Token{AccessToken: r.accessToken, TokenType: "Bearer", Expiry: r.expiresOn},
+		times:  timesFor(now, r.expiresOn, r.refreshOn, c.jitter()),
+		claims: claims,
 	}
 	if !now.Round(0).Before(s.times.usableUntil) {
 		return nil, false, errStale
