@@ -30,8 +30,8 @@ func NewBrowserCredential(tenantID, clientID, redirectURI string, open func(ctx 
 	if err != nil {
 		return nil, err
 	}
-	c.signIn = func(ctx context.Context, scopes []string) (flows.UserResult, error) {
-		r, err := c.app.Browser(ctx, scopes, flows.BrowserConfig{RedirectURI: redirectURI, Open: open})
+	c.signIn = func(ctx context.Context, ac flows.AccountCache, scopes []string, claims string) (flows.UserResult, error) {
+		r, err := c.app.Browser(ctx, ac, scopes, flows.BrowserConfig{RedirectURI: redirectURI, Open: open, Claims: claims})
 		if err == nil {
 			return r, nil
 		}

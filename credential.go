@@ -58,24 +58,33 @@ func NewClientSecretCredential(tenantID, clientID, secret string, opts *Options)
 // Sign and never needs the private key. Validated like
 // NewClientSecretCredential.
 func NewClientCertificateCredential(tenantID, clientID string, certs []*x509.Certificate, key crypto.PrivateKey, opts *Options) (*Credential, error) {
-	if len(certs) == 0 || certs[0] == nil {
-		return nil, configErrorHint("load the certificate and key with entra.ParseCertificates and pass its certificates; the first must match the key", "no certificate given")
-	}
-	signer, ok := key.(crypto.Signer)
-	if v := reflect.ValueOf(key); !ok || !v.IsValid() || v.Kind() == reflect.Pointer && v.IsNil() {
-		return nil, configErrorHint("pass the *rsa.PrivateKey returned by entra.ParseCertificates, or an RSA crypto.Signer (HSM, Key Vault)", "the private key is missing or cannot sign (want an RSA key)")
-	}
-	if _, isRSA := signer.Public().(*rsa.PublicKey); !isRSA {
-		return nil, configErrorHint("use an RSA certificate for the app registration, or sign the assertion yourself with NewClientAssertionCredential", "the private key is %T: Entra certificate credentials are RSA (the assertion is signed PS256); "+
-			"for another key type sign the assertion yourself with NewClientAssertionCredential", signer.Public())
-	}
-	if pub, ok := signer.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(certs[0].PublicKey) {
-		return nil, configErrorHint("put the certificate whose public key matches the key first; entra.ParseCertificates orders them for you", "the private key does not match the first certificate")
+	if err := checkCertificate(certs, key); err != nil {
+		return nil, err
 	}
 	certs = append([]*x509.Certificate(nil), certs...)
 	return newCredential(tenantID, clientID, opts, func(cfg flows.Config, s settings) (*flows.App, error) {
 		return flows.NewCertificate(cfg, certs, key, s.sendCertificateChain)
 	})
+}
+
+// checkCertificate holds certs and key to what a certificate credential
+// needs: an RSA key (or signer) matching certs[0].
+func checkCertificate(certs []*x509.Certificate, key crypto.PrivateKey) error {
+	if len(certs) == 0 || certs[0] == nil {
+		return configErrorHint("load the certificate and key with entra.ParseCertificates and pass its certificates; the first must match the key", "no certificate given")
+	}
+	signer, ok := key.(crypto.Signer)
+	if v := reflect.ValueOf(key); !ok || !v.IsValid() || v.Kind() == reflect.Pointer && v.IsNil() {
+		return configErrorHint("pass the *rsa.PrivateKey returned by entra.ParseCertificates, or an RSA crypto.Signer (HSM, Key Vault)", "the private key is missing or cannot sign (want an RSA key)")
+	}
+	if _, isRSA := signer.Public().(*rsa.PublicKey); !isRSA {
+		return configErrorHint("use an RSA certificate for the app registration, or sign the assertion yourself with NewClientAssertionCredential", "the private key is %T: Entra certificate credentials are RSA (the assertion is signed PS256); "+
+			"for another key type sign the assertion yourself with NewClientAssertionCredential", signer.Public())
+	}
+	if pub, ok := signer.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(certs[0].PublicKey) {
+		return configErrorHint("put the certificate whose public key matches the key first; entra.ParseCertificates orders them for you", "the private key does not match the first certificate")
+	}
+	return nil
 }
 
 // NewClientAssertionCredential returns a Credential that authenticates with
@@ -114,6 +123,7 @@ func newCredential(tenantID, clientID string, opts *Options, mk func(flows.Confi
 		ClientID:                 clientID,
 		HTTPClient:               hc,
 		DisableInstanceDiscovery: s.disableInstanceDiscovery,
+		ClientCapabilities:       s.capabilities(),
 		OnAssertion:              recordAssertion,
 	}, s)
 	if err != nil {
@@ -132,19 +142,26 @@ func (c *Credential) fetch(ctx context.Context, set scopeSet, claims string) (to
 	rec := &assertionRecord{}
 	r, err := c.app.AppToken(context.WithValue(ctx, assertionRecordKey{}, rec), set.scopes, claims)
 	if err != nil {
-		if cause := rec.failure(); cause != nil {
-			return tokenResult{}, &Error{Op: "token", Code: "assertion_failed",
-				Description: "the client assertion could not be made (the callback's or signer's error is wrapped, its text withheld)",
-				Hint:        "check the assertion callback or signer: for a federated credential, that its token file or endpoint is readable",
-				Err:         cause}
-		}
-		secrets := rec.sent()
-		if c.secret != "" {
-			secrets = append(secrets, c.secret)
-		}
-		return tokenResult{}, fromFlowErrorRedacting("token", err, secrets)
+		return tokenResult{}, clientError("token", err, rec, c.secret)
 	}
 	return onClock(c.s.clock, r), nil
+}
+
+// clientError is fromFlowError for a confidential client's request: it
+// never carries secret or an assertion filed in rec, in any encoding, and
+// a failing assertion callback or signer becomes "assertion_failed".
+func clientError(op string, err error, rec *assertionRecord, secret string) error {
+	if cause := rec.failure(); cause != nil {
+		return &Error{Op: op, Code: "assertion_failed",
+			Description: "the client assertion could not be made (the callback's or signer's error is wrapped, its text withheld)",
+			Hint:        "check the assertion callback or signer: for a federated credential, that its token file or endpoint is readable",
+			Err:         cause}
+	}
+	secrets := rec.sent()
+	if secret != "" {
+		secrets = append(secrets, secret)
+	}
+	return fromFlowErrorRedacting(op, err, secrets)
 }
 
 // onClock moves a fresh result onto the cache's clock: MSAL stamps expiry

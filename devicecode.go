@@ -38,11 +38,11 @@ func NewDeviceCodeCredential(tenantID, clientID string, prompt func(context.Cont
 	if err != nil {
 		return nil, err
 	}
-	c.signIn = func(ctx context.Context, scopes []string) (flows.UserResult, error) {
+	c.signIn = func(ctx context.Context, ac flows.AccountCache, scopes []string, claims string) (flows.UserResult, error) {
 		var mu sync.Mutex
 		var promptErr error
 		var expires time.Time
-		r, err := c.app.DeviceCode(ctx, scopes, func(ctx context.Context, info flows.DeviceCodeInfo) error {
+		r, err := c.app.DeviceCode(ctx, ac, scopes, claims, func(ctx context.Context, info flows.DeviceCodeInfo) error {
 			err := prompt(ctx, DeviceCode{UserCode: info.UserCode, VerificationURI: info.VerificationURI,
 				ExpiresAt: info.ExpiresOn, Message: info.Message})
 			mu.Lock()

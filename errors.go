@@ -74,6 +74,12 @@ type Error struct {
 	// when the request was not sent because of it; at most 10 minutes. 0
 	// when unknown.
 	RetryAfter time.Duration
+	// Claims is the claims challenge to satisfy when the user must sign
+	// in again with more (MFA, a Conditional Access policy, a resource's
+	// CAE challenge): a JSON object from Entra or the resource. Pass it to
+	// UserCredential.SignInWithClaims or SignInOptions.Claims. "" when
+	// none was given.
+	Claims string
 	// Err is the cause: a sentinel of this package, a context error, an
 	// *entrahttp.ResponseError, a network error, or nil.
 	Err error

@@ -75,6 +75,21 @@ type Options struct {
 	// an https resource, only its own host gets the token.
 	AllowedHosts []string
 
+	// EnableCAE announces that the app handles Continuous Access
+	// Evaluation claims challenges (client capability "cp1"), which
+	// entra's Client does: Entra may then issue long-lived (up to 28
+	// hours) CAE tokens that a resource revokes at once when the user is
+	// disabled or their session is revoked, answering with a claims
+	// challenge that entra satisfies by getting a new token.
+	EnableCAE bool
+
+	// SignInKey seals the sign-in state a WebApp keeps in the browser's
+	// cookie between StartSignIn and the callback (AES-256-GCM): 32
+	// bytes. Give every instance of a web app the same key when the
+	// callback may reach another instance than the sign-in. nil means a
+	// random key per WebApp (one instance).
+	SignInKey []byte
+
 	// Clock is for tests; nil means the real clock.
 	Clock Clock
 }
@@ -93,6 +108,8 @@ type settings struct {
 	maxEntries               int
 	idleTTL                  time.Duration
 	allowedHosts             []string
+	enableCAE                bool
+	signInKey                []byte
 	clock                    Clock
 }
 
@@ -114,6 +131,8 @@ func (o *Options) resolve() settings {
 		maxEntries:               in.MaxCacheEntries,
 		idleTTL:                  in.IdleTTL,
 		allowedHosts:             append([]string(nil), in.AllowedHosts...),
+		enableCAE:                in.EnableCAE,
+		signInKey:                append([]byte(nil), in.SignInKey...),
 		clock:                    in.Clock,
 	}
 	if s.cloud.IsZero() {
@@ -138,6 +157,14 @@ func (o *Options) resolve() settings {
 		s.clock = realClock{}
 	}
 	return s
+}
+
+// capabilities returns the client capabilities announced to Entra.
+func (s *settings) capabilities() []string {
+	if s.enableCAE {
+		return []string{"cp1"}
+	}
+	return nil
 }
 
 // transport returns the RoundTripper of the configured HTTP client.

@@ -2,10 +2,8 @@ package entra
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strings"
-	"sync"
 
 	"golang.org/x/oauth2"
 
@@ -21,19 +19,16 @@ import (
 // refresh and single flight as app-only tokens. Several accounts can be
 // signed in at once.
 //
-// Accounts and their refresh tokens live in memory: a new process signs
-// in again. A UserCredential is safe for concurrent use.
+// Accounts and their refresh tokens live in memory and, with
+// Options.Store, in the Store, one key per account: a new process (or
+// another instance sharing the Store) then gets tokens for the account
+// without a new sign-in. A UserCredential is safe for concurrent use.
 type UserCredential struct {
-	s     settings
-	app   *flows.PublicApp
-	cache *cache
-	// signIn runs the interactive part of the credential's flow.
-	signIn func(ctx context.Context, scopes []string) (flows.UserResult, error)
-	// turns serialises, per account, what may redeem or remove its refresh
-	// token (silent requests, sign-out): the newest refresh token is always
-	// the one redeemed, and a refresh in flight cannot bring a signed-out
-	// account back.
-	turns sync.Map // home account ID -> chan struct{} (capacity 1)
+	userTokens
+	app *flows.PublicApp
+	// signIn runs the interactive part of the credential's flow, saving
+	// the account's MSAL cache to ac.
+	signIn func(ctx context.Context, ac flows.AccountCache, scopes []string, claims string) (flows.UserResult, error)
 }
 
 // newUserCredential validates the shared inputs of user credentials and
@@ -46,20 +41,21 @@ func newUserCredential(tenantID, clientID string, opts *Options) (*UserCredentia
 	if err := validApp(s, clientID); err != nil {
 		return nil, err
 	}
-	host := s.cloud.AuthorityHost()
-	if s.store != nil {
-		return nil, configErrorHint("leave Options.Store nil for a user credential: signed-in accounts are kept in memory, so a new process signs in again",
-			"user credentials do not persist accounts through Options.Store")
-	}
-	hc := entrahttp.New(entrahttp.Options{Base: s.httpClient, Logger: s.logger, TrustedHosts: trustedHosts(s)})
-	app, err := flows.NewPublic(flows.Config{Authority: host + "/" + tenantID, ClientID: clientID, HTTPClient: hc,
-		DisableInstanceDiscovery: s.disableInstanceDiscovery})
+	app, err := flows.NewPublic(userFlowConfig(s, tenantID, clientID))
 	if err != nil {
 		return nil, fromFlowError("config", err)
 	}
-	c := &UserCredential{s: s, app: app}
-	c.cache = newCache(s, c.fetch, func(string) string { return "" })
+	c := &UserCredential{app: app}
+	c.init(s, tenantID, clientID)
+	c.silent = app.Silent
 	return c, nil
+}
+
+// userFlowConfig is the flows.Config of a user credential.
+func userFlowConfig(s settings, tenantID, clientID string) flows.Config {
+	hc := entrahttp.New(entrahttp.Options{Base: s.httpClient, Logger: s.logger, TrustedHosts: trustedHosts(s)})
+	return flows.Config{Authority: s.cloud.AuthorityHost() + "/" + tenantID, ClientID: clientID, HTTPClient: hc,
+		DisableInstanceDiscovery: s.disableInstanceDiscovery, ClientCapabilities: s.capabilities()}
 }
 
 // validUserTenant accepts what validTenant accepts and the multi-tenant
@@ -79,45 +75,33 @@ func validUserTenant(t string) error {
 // ErrAuthorizationDeclined, ErrDeviceCodeExpired and ErrBadDeviceCode
 // apart, and a ctx error stays reachable. Safe for concurrent use.
 func (c *UserCredential) SignIn(ctx context.Context, scopes ...string) (Account, error) {
+	return c.SignInWithClaims(ctx, "", scopes...)
+}
+
+// SignInWithClaims is SignIn with a claims challenge to satisfy: the
+// Claims of an *Error for which errors.Is(err, ErrInteractionRequired)
+// holds (MFA step-up, Conditional Access, a resource's CAE challenge).
+// The user signs in again and the new tokens carry those claims.
+func (c *UserCredential) SignInWithClaims(ctx context.Context, claims string, scopes ...string) (Account, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	if c.cache.ctx.Err() != nil {
 		return Account{}, closedError()
 	}
+	if claims != "" && validClaims(claims) == "" {
+		return Account{}, configErrorHint("pass Error.Claims as it came (a JSON object)", "the claims challenge is not a JSON object")
+	}
 	set, err := userScopes(c.s.cloud, "", scopes)
 	if err != nil {
 		return Account{}, err
 	}
-	r, err := c.signIn(ctx, set.scopes)
+	ac := &flows.MemoryAccountCache{}
+	r, err := c.signIn(ctx, ac, set.scopes, claims)
 	if err != nil {
 		return Account{}, err
 	}
-	acct := accountOf(r.Account)
-	// A new sign-in cures what earlier failures of the account said.
-	c.cache.forgetFailures(acct.HomeAccountID)
-	set, _ = userScopes(c.s.cloud, acct.HomeAccountID, scopes)
-	e := c.cache.entry(set)
-	if _, _, err := c.cache.install(e, c.cache.seq.Add(1), onClock(c.s.clock, r.Result), "", "entra"); err != nil {
-		return Account{}, err
-	}
-	if c.cache.ctx.Err() != nil {
-		return Account{}, closedError()
-	}
-	return acct, nil
-}
-
-// turn waits for account's turn to use or remove its refresh token; the
-// returned function ends it. ctx bounds the wait.
-func (c *UserCredential) turn(ctx context.Context, account string) (func(), error) {
-	v, _ := c.turns.LoadOrStore(account, make(chan struct{}, 1))
-	ch := v.(chan struct{})
-	select {
-	case ch <- struct{}{}:
-		return func() { <-ch }, nil
-	case <-ctx.Done():
-		return nil, ctxError(ctx.Err())
-	}
+	return c.signedIn(ctx, r, ac, scopes)
 }
 
 // signInError turns an error of the interactive flow into an *Error with
@@ -130,46 +114,13 @@ func signInError(err, promptErr error) error {
 	return classifyUserError(fromFlowError("sign-in", err))
 }
 
-// fetch is the cache's fetchFunc: a silent request for the entry's
-// account, which redeems the account's refresh token when needed.
-func (c *UserCredential) fetch(ctx context.Context, set scopeSet, claims string) (tokenResult, error) {
-	done, err := c.turn(ctx, set.account)
-	if err != nil {
-		return tokenResult{}, err
-	}
-	defer done()
-	r, err := c.app.Silent(ctx, set.account, set.scopes, claims)
-	if errors.Is(err, flows.ErrNoAccount) {
-		return tokenResult{}, &Error{Op: "token", Code: "no_account",
-			Description: "this credential holds no signed-in account with that ID",
-			Hint:        "call SignIn: the account signed out, or signed in through another credential or process",
-			Err:         ErrInteractionRequired}
-	}
-	if err != nil {
-		return tokenResult{}, classifyUserError(fromFlowError("token", err))
-	}
-	return onClock(c.s.clock, r.Result), nil
-}
-
 // Token returns a valid access token for account and scopes (those of one
 // API), from the cache or silently from the account's refresh token. ctx
 // bounds only the wait, as for Credential.Token. When only a new sign-in
-// helps, errors.Is(err, ErrInteractionRequired) holds. Safe for concurrent
-// use.
+// helps, errors.Is(err, ErrInteractionRequired) holds (and Error.Claims
+// may say what the sign-in must satisfy). Safe for concurrent use.
 func (c *UserCredential) Token(ctx context.Context, account Account, scopes ...string) (*oauth2.Token, error) {
-	set, err := c.userSet(account, scopes)
-	if err != nil {
-		return nil, err
-	}
-	e := c.cache.entry(set)
-	if t := e.hot.token.Load(); t != nil {
-		return t, nil
-	}
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	t, _, err := e.slow(ctx)
-	return t, err
+	return c.token(ctx, account, scopes)
 }
 
 // TokenSource returns an oauth2.TokenSource for account and scopes, bound
@@ -177,8 +128,7 @@ func (c *UserCredential) Token(ctx context.Context, account Account, scopes ...s
 // ctx supplies values only. Errors are reported by every call of Token.
 // Safe for concurrent use.
 func (c *UserCredential) TokenSource(ctx context.Context, account Account, scopes ...string) oauth2.TokenSource {
-	set, err := c.userSet(account, scopes)
-	return newSource(c.cache, ctx, set, err)
+	return c.tokenSource(ctx, account, scopes)
 }
 
 // Client returns an *http.Client that sends requests with account's token
@@ -187,53 +137,23 @@ func (c *UserCredential) TokenSource(ctx context.Context, account Account, scope
 // does; e.g. Client(ctx, account, "User.Read") for Microsoft Graph of the
 // credential's cloud. Safe for concurrent use.
 func (c *UserCredential) Client(ctx context.Context, account Account, scopes ...string) *http.Client {
-	set, err := c.userSet(account, scopes)
-	return newClient(c.s, c.cache, ctx, set, err)
+	return c.client(ctx, account, scopes)
 }
 
-// userSet validates account and scopes into a cache key.
-func (c *UserCredential) userSet(account Account, scopes []string) (scopeSet, error) {
-	if account.HomeAccountID == "" {
-		return scopeSet{}, &Error{Op: "token", Code: "no_account", Description: "no account given",
-			Hint: "pass the Account returned by SignIn (or one of Accounts)", Err: ErrInteractionRequired}
-	}
-	return userScopes(c.s.cloud, account.HomeAccountID, scopes)
-}
-
-// Accounts returns the accounts signed in through this credential. Safe
+// Accounts returns the accounts signed in through this credential (and,
+// with a Store, those a token call loaded from it). ctx is unused. Safe
 // for concurrent use.
 func (c *UserCredential) Accounts(ctx context.Context) ([]Account, error) {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	accts, err := c.app.Accounts(ctx)
-	if err != nil {
-		return nil, fromFlowError("accounts", err)
-	}
-	out := make([]Account, 0, len(accts))
-	for _, a := range accts {
-		out = append(out, accountOf(a))
-	}
-	return out, nil
+	return c.book.list(), nil
 }
 
 // SignOut forgets account: its refresh token and every cached token of
-// it. A TokenSource of the account then answers ErrInteractionRequired.
-// Signing out an unknown account is not an error. Safe for concurrent use.
+// it, in memory and in the Store. A TokenSource of the account then
+// answers ErrInteractionRequired. ctx bounds the wait for a refresh of
+// the account in flight. Signing out an unknown account is not an error.
+// Safe for concurrent use.
 func (c *UserCredential) SignOut(ctx context.Context, account Account) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	done, err := c.turn(ctx, account.HomeAccountID) // after any refresh in flight
-	if err != nil {
-		return err
-	}
-	defer done()
-	if err := c.app.Remove(ctx, account.HomeAccountID); err != nil {
-		return fromFlowError("sign-out", err)
-	}
-	c.cache.removeAccount(account.HomeAccountID)
-	return nil
+	return c.signOut(ctx, account)
 }
 
 // Cloud returns the cloud the credential signs users in with.

@@ -30,6 +30,10 @@ type Demo struct {
 	// OBOAPI is a middle-tier API (confidential) exposing access_as_user, with
 	// API's scope and Graph User.Read consented.
 	OBOAPI struct{ ClientID, ClientSecret, AppIDURI, Scope string }
+	// WebApp is a confidential web app signing users in with the
+	// authorization code flow at RedirectURI (http://localhost: any port
+	// matches), consented to API's scope and Microsoft Graph's User.Read.
+	WebApp struct{ ClientID, ClientSecret, RedirectURI string }
 	User   struct{ Username, ObjectID string }
 }
 
@@ -44,6 +48,8 @@ const (
 	demoOBOID        = "1b2c3d4e-0004-4000-8000-00000000b001"
 	demoOBOSecret    = "demo-obo-secret-not-for-production"
 	demoUserOID      = "1b2c3d4e-0005-4000-8000-0000000000e1"
+	demoWebID        = "1b2c3d4e-0006-4000-8000-00000000f001"
+	demoWebSecret    = "demo-webapp-secret-not-for-production"
 	demoUsername     = "alice@contoso.onmicrosoft.com"
 )
 
@@ -71,6 +77,8 @@ func (s *Server) SeedDemo() (*Demo, error) {
 	d.OBOAPI.AppIDURI = "api://" + demoOBOID
 	d.OBOAPI.Scope = d.OBOAPI.AppIDURI + "/access_as_user"
 	d.User.Username, d.User.ObjectID = demoUsername, demoUserOID
+	d.WebApp.ClientID, d.WebApp.ClientSecret = demoWebID, demoWebSecret
+	d.WebApp.RedirectURI = "http://localhost/auth/callback"
 
 	if err := s.AddTenant(Tenant{ID: demoTenantID, Domain: demoDomain, DisplayName: "Contoso (demo)"}); err != nil {
 		return nil, err
@@ -92,6 +100,13 @@ func (s *Server) SeedDemo() (*Demo, error) {
 			}},
 		{ClientID: demoPublicID, DisplayName: "demo-public-client", PublicClient: true,
 			RedirectURIs: []string{d.PublicClient.RedirectURI},
+			Grants: []Grant{
+				{Resource: demoAPIID, DelegatedScopes: []string{"access_as_user"}},
+				{Resource: demoOBOID, DelegatedScopes: []string{"access_as_user"}},
+				{Resource: GraphAppID, DelegatedScopes: []string{"User.Read"}},
+			}},
+		{ClientID: demoWebID, DisplayName: "demo-webapp", Secrets: []Secret{{Value: demoWebSecret}},
+			RedirectURIs: []string{d.WebApp.RedirectURI},
 			Grants: []Grant{
 				{Resource: demoAPIID, DelegatedScopes: []string{"access_as_user"}},
 				{Resource: demoOBOID, DelegatedScopes: []string{"access_as_user"}},

@@ -44,14 +44,40 @@ func NewCertificate(cfg Config, certs []*x509.Certificate, key crypto.PrivateKey
 	})
 }
 
+// CertificateAuth is how a client built per call (a web app's) proves its
+// identity with a certificate, as NewCertificate does.
+func CertificateAuth(cfg Config, certs []*x509.Certificate, key crypto.PrivateKey, sendX5C bool) (ClientAuth, error) {
+	signer, ok := key.(crypto.Signer)
+	if !ok {
+		return ClientAuth{}, fmt.Errorf("%w: the key is neither an RSA private key nor a crypto.Signer", ErrConfig)
+	}
+	a, err := newSignerAssertion(certs, signer, sendX5C)
+	if err != nil {
+		return ClientAuth{}, err
+	}
+	return AssertionAuth(cfg, func(_ context.Context, tokenEndpoint, clientID string) (string, error) {
+		return a.sign(tokenEndpoint, clientID)
+	})
+}
+
 // NewAssertion returns an App whose client assertion comes from assertion,
 // called for every token request with the request's ctx, the token
 // endpoint (the assertion's aud) and the client ID (its iss and sub). Use
 // it for federated credentials or assertions made elsewhere. The callback
 // must be safe for concurrent use. Config.OnAssertion sees every result.
 func NewAssertion(cfg Config, assertion func(ctx context.Context, tokenEndpoint, clientID string) (string, error)) (*App, error) {
+	auth, err := AssertionAuth(cfg, assertion)
+	if err != nil {
+		return nil, err
+	}
+	return newApp(cfg, auth.cred, false)
+}
+
+// AssertionAuth is how a client built per call proves its identity with
+// assertions from assertion, as NewAssertion does.
+func AssertionAuth(cfg Config, assertion func(ctx context.Context, tokenEndpoint, clientID string) (string, error)) (ClientAuth, error) {
 	if assertion == nil {
-		return nil, fmt.Errorf("%w: assertion callback is required", ErrConfig)
+		return ClientAuth{}, fmt.Errorf("%w: assertion callback is required", ErrConfig)
 	}
 	observe := cfg.OnAssertion
 	cred := confidential.NewCredFromAssertionCallback(func(ctx context.Context, o confidential.AssertionRequestOptions) (string, error) {
@@ -64,7 +90,7 @@ func NewAssertion(cfg Config, assertion func(ctx context.Context, tokenEndpoint,
 		}
 		return a, err
 	})
-	return newApp(cfg, cred, false)
+	return ClientAuth{cred: cred}, nil
 }
 
 // signerAssertion makes private_key_jwt client assertions with a

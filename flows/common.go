@@ -32,6 +32,10 @@ type Config struct {
 	ClientID                 string
 	HTTPClient               HTTPClient // required
 	DisableInstanceDiscovery bool
+	// ClientCapabilities are announced to Entra with every request (e.g.
+	// "cp1": the client handles CAE claims challenges, so Entra may issue
+	// long-lived CAE tokens).
+	ClientCapabilities []string
 	// OnAssertion, if set, sees every client assertion made for a token
 	// request (or the error making it), with the request's ctx: the root
 	// package uses it to scrub assertions from error text and to report
@@ -74,6 +78,9 @@ func newApp(cfg Config, cred confidential.Credential, sendX5C bool) (*App, error
 	}
 	if sendX5C {
 		opts = append(opts, confidential.WithX5C())
+	}
+	if len(cfg.ClientCapabilities) > 0 {
+		opts = append(opts, confidential.WithClientCapabilities(cfg.ClientCapabilities))
 	}
 	c, err := confidential.New(cfg.Authority, cfg.ClientID, cred, opts...)
 	if err != nil {

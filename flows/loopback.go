@@ -41,6 +41,9 @@ type BrowserConfig struct {
 	Timeout time.Duration
 	// LoginHint, DomainHint and Prompt are passed to /authorize as is.
 	LoginHint, DomainHint, Prompt string
+	// Claims, if set, is a claims request (a step-up or Conditional
+	// Access challenge) sent with the sign-in and the code redemption.
+	Claims string
 }
 
 // CallbackError is an error the authorization server sent to the
@@ -66,7 +69,7 @@ const defaultSignInTimeout = 5 * time.Minute
 // user's part included (BrowserConfig.Timeout when ctx has no deadline);
 // the listener is closed on every return, after the page answering the
 // browser has been sent.
-func (a *PublicApp) Browser(ctx context.Context, scopes []string, bc BrowserConfig) (UserResult, error) {
+func (a *PublicApp) Browser(ctx context.Context, ac AccountCache, scopes []string, bc BrowserConfig) (UserResult, error) {
 	if bc.Open == nil {
 		return UserResult{}, fmt.Errorf("%w: BrowserConfig.Open is required", ErrConfig)
 	}
@@ -92,7 +95,15 @@ func (a *PublicApp) Browser(ctx context.Context, scopes []string, bc BrowserConf
 	if bc.DomainHint != "" {
 		opts = append(opts, public.WithDomainHint(bc.DomainHint))
 	}
-	authURL, err := a.client.AuthCodeURL(ctx, a.clientID, redirect, scopes, opts...)
+	if bc.Claims != "" {
+		opts = append(opts, public.WithClaims(bc.Claims))
+	}
+	c, err := a.client(ac)
+	if err != nil {
+		closeAll(ls)
+		return UserResult{}, err
+	}
+	authURL, err := c.AuthCodeURL(ctx, a.cfg.ClientID, redirect, scopes, opts...)
 	if err != nil {
 		closeAll(ls)
 		return UserResult{}, err
@@ -140,7 +151,11 @@ func (a *PublicApp) Browser(ctx context.Context, scopes []string, bc BrowserConf
 	if cb.err != nil {
 		return UserResult{}, cb.err
 	}
-	ar, err := a.client.AcquireTokenByAuthCode(ctx, cb.code, redirect, scopes, public.WithChallenge(verifier))
+	codeOpts := []public.AcquireByAuthCodeOption{public.WithChallenge(verifier)}
+	if bc.Claims != "" {
+		codeOpts = append(codeOpts, public.WithClaims(bc.Claims))
+	}
+	ar, err := c.AcquireTokenByAuthCode(ctx, cb.code, redirect, scopes, codeOpts...)
 	if err != nil {
 		return UserResult{}, err
 	}

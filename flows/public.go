@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -11,13 +12,12 @@ import (
 )
 
 // PublicApp is a public client (CLI, desktop app) over MSAL's
-// public.Client. MSAL's in-memory cache is the record of the signed-in
-// accounts and their refresh tokens: MSAL replaces a refresh token on
-// every redemption, so the newest one is always the one used. Safe for
-// concurrent use.
+// public.Client. Each call builds an MSAL client over the AccountCache it
+// is given, the record of one account and its refresh token: MSAL
+// replaces a refresh token on every redemption, so the newest one is
+// always the one used and saved. Safe for concurrent use.
 type PublicApp struct {
-	client   public.Client
-	clientID string
+	cfg Config
 }
 
 // UserResult is a token for a signed-in user.
@@ -55,23 +55,42 @@ func NewPublic(cfg Config) (*PublicApp, error) {
 	if strings.TrimSpace(cfg.ClientID) == "" {
 		return nil, fmt.Errorf("%w: ClientID is required", ErrConfig)
 	}
-	c, err := public.New(cfg.ClientID,
-		public.WithAuthority(cfg.Authority),
-		public.WithHTTPClient(cfg.HTTPClient),
-		public.WithInstanceDiscovery(!cfg.DisableInstanceDiscovery))
-	if err != nil {
+	a := &PublicApp{cfg: cfg}
+	if _, err := a.client(&MemoryAccountCache{}); err != nil {
 		return nil, err
 	}
-	return &PublicApp{client: c, clientID: cfg.ClientID}, nil
+	return a, nil
+}
+
+// client returns an MSAL public client whose cache is ac.
+func (a *PublicApp) client(ac AccountCache) (public.Client, error) {
+	opts := []public.Option{
+		public.WithAuthority(a.cfg.Authority),
+		public.WithHTTPClient(a.cfg.HTTPClient),
+		public.WithInstanceDiscovery(!a.cfg.DisableInstanceDiscovery),
+		public.WithCache(accessor{ac}),
+	}
+	if len(a.cfg.ClientCapabilities) > 0 {
+		opts = append(opts, public.WithClientCapabilities(a.cfg.ClientCapabilities))
+	}
+	return public.New(a.cfg.ClientID, opts...)
 }
 
 // DeviceCode runs the device code flow for scopes: it asks Entra for a
 // code, hands it to prompt, then waits for the user to sign in (the HTTP
-// client paces the polls). ctx bounds the whole flow; the code's own
-// expiry bounds the wait too. Errors are MSAL's, untouched; a prompt error
-// is returned as is.
-func (a *PublicApp) DeviceCode(ctx context.Context, scopes []string, prompt func(context.Context, DeviceCodeInfo) error) (UserResult, error) {
-	dc, err := a.client.AcquireTokenByDeviceCode(ctx, scopes)
+// client paces the polls). The account's cache is saved to ac. ctx bounds
+// the whole flow; the code's own expiry bounds the wait too. Errors are
+// MSAL's, untouched; a prompt error is returned as is.
+func (a *PublicApp) DeviceCode(ctx context.Context, ac AccountCache, scopes []string, claims string, prompt func(context.Context, DeviceCodeInfo) error) (UserResult, error) {
+	c, err := a.client(ac)
+	if err != nil {
+		return UserResult{}, err
+	}
+	var opts []public.AcquireByDeviceCodeOption
+	if claims != "" {
+		opts = append(opts, public.WithClaims(claims))
+	}
+	dc, err := c.AcquireTokenByDeviceCode(ctx, scopes, opts...)
 	if err != nil {
 		return UserResult{}, err
 	}
@@ -87,64 +106,33 @@ func (a *PublicApp) DeviceCode(ctx context.Context, scopes []string, prompt func
 	return userResult(ar), nil
 }
 
-// Silent gets a token for scopes for the account with homeAccountID from
-// MSAL's cache, redeeming the account's refresh token when the cached
-// access token is missing or about to expire. claims, if set, forces a
-// new token carrying them. Errors are MSAL's; ErrNoAccount when MSAL holds
-// no such account.
-func (a *PublicApp) Silent(ctx context.Context, homeAccountID string, scopes []string, claims string) (UserResult, error) {
-	acct, err := a.account(ctx, homeAccountID)
+// Silent gets a token for scopes for the account with homeAccountID held
+// in ac, redeeming the account's refresh token when MSAL has no usable
+// access token; the new refresh token is saved to ac. claims, if set,
+// forces a new token carrying them. Errors are MSAL's; ErrNoAccount when
+// ac holds no such account.
+func (a *PublicApp) Silent(ctx context.Context, ac AccountCache, homeAccountID string, scopes []string, claims string) (UserResult, error) {
+	c, err := a.client(ac)
 	if err != nil {
 		return UserResult{}, err
 	}
-	opts := []public.AcquireSilentOption{public.WithSilentAccount(acct)}
+	accts, err := c.Accounts(ctx)
+	if err != nil {
+		return UserResult{}, err
+	}
+	i := slices.IndexFunc(accts, func(a public.Account) bool { return a.HomeAccountID == homeAccountID })
+	if i < 0 {
+		return UserResult{}, ErrNoAccount
+	}
+	opts := []public.AcquireSilentOption{public.WithSilentAccount(accts[i])}
 	if claims != "" {
 		opts = append(opts, public.WithClaims(claims))
 	}
-	ar, err := a.client.AcquireTokenSilent(ctx, scopes, opts...)
+	ar, err := c.AcquireTokenSilent(ctx, scopes, opts...)
 	if err != nil {
 		return UserResult{}, err
 	}
 	return userResult(ar), nil
-}
-
-// Accounts lists the accounts MSAL holds.
-func (a *PublicApp) Accounts(ctx context.Context) ([]Account, error) {
-	accts, err := a.client.Accounts(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Account, 0, len(accts))
-	for _, acct := range accts {
-		out = append(out, account(acct))
-	}
-	return out, nil
-}
-
-// Remove deletes the account and every token MSAL holds for it; removing
-// an unknown account is not an error.
-func (a *PublicApp) Remove(ctx context.Context, homeAccountID string) error {
-	acct, err := a.account(ctx, homeAccountID)
-	if errors.Is(err, ErrNoAccount) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	return a.client.RemoveAccount(ctx, acct)
-}
-
-func (a *PublicApp) account(ctx context.Context, homeAccountID string) (public.Account, error) {
-	accts, err := a.client.Accounts(ctx)
-	if err != nil {
-		return public.Account{}, err
-	}
-	for _, acct := range accts {
-		if acct.HomeAccountID == homeAccountID {
-			return acct, nil
-		}
-	}
-	return public.Account{}, ErrNoAccount
 }
 
 func account(a public.Account) Account {

@@ -77,6 +77,7 @@ type Client struct {
 	trusted     []string // normalized TrustedHosts
 	throttle    throttle
 	pacer       devicePacer
+	metadata    metadataCache
 }
 
 // New returns a Client configured by o.
@@ -134,6 +135,9 @@ func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
 // context.Canceled) holds. Non-2xx answers that are not retried (or whose
 // retries ran out) are returned as responses, for the caller to read.
 //
+// The authority's metadata answers (OpenID configuration, instance
+// discovery) are reused for an hour: see metadataCache.
+//
 // Device-code polls are paced as RFC 8628 asks, whatever the caller's own
 // loop does: see devicePacer.
 //
@@ -149,6 +153,12 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 			slog.String("url", where))
 		return nil, &ResponseError{Kind: KindUntrustedHost, URL: where,
 			Detail: "only https requests to Options.TrustedHosts are sent"}
+	}
+	metadata := isMetadataRequest(req)
+	if metadata {
+		if resp := c.metadata.get(req, c.now()); resp != nil {
+			return resp, nil
+		}
 	}
 	// A device-code poll first waits its turn; the throttle and the retry
 	// budget count from after that wait.
@@ -210,6 +220,9 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 			}
 			if resp.StatusCode/100 == 2 {
 				c.throttle.clear(host)
+				if resp.StatusCode == http.StatusOK && metadata {
+					c.metadata.put(req, resp, body, c.now())
+				}
 				if (resp.StatusCode == 200 || resp.StatusCode == 201) && tokenReq {
 					if p := validateToken(resp.Header.Get("Content-Type"), body, c.now()); p != nil {
 						c.log.LogAttrs(ctx, slog.LevelWarn, "entrahttp: refused token response",

@@ -1,0 +1,343 @@
+package entra
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/entrakit/entra/flows"
+)
+
+// accountTTL is how long a stored account is kept after its last save:
+// Entra's refresh tokens live up to 90 days from their last use.
+const accountTTL = 90 * 24 * time.Hour
+
+// maxAccountBlob bounds a stored account value (MSAL's cache of one
+// account: its record, id token, refresh token and access tokens).
+const maxAccountBlob = 256 << 10
+
+// accountBook keeps the accounts signed in through a user credential: per
+// account, MSAL's serialized cache of that account (record, id token,
+// refresh token, access tokens), in memory and, with Options.Store, in the
+// Store under the account's own key. Every use of an account's refresh
+// token (a silent request, a sign-in's save, a sign-out) takes the
+// account's turn: the newest refresh token is always the one redeemed and
+// the one saved, and a refresh in flight cannot bring a signed-out account
+// back. Safe for concurrent use.
+type accountBook struct {
+	s        settings
+	tenantID string
+	prefix   string // Store key prefix: "entra/v1/user/<host>/<tenant>/<client>/"
+	slots    chan struct{}
+
+	mu    sync.Mutex
+	accts map[string]*accountRecord // home account ID ->
+}
+
+// accountRecord is one account. turn (capacity 1) guards every field but
+// itself.
+type accountRecord struct {
+	turn    chan struct{}
+	acct    Account
+	blob    []byte    // MSAL's cache of the account; nil: not signed in here
+	saved   time.Time // when blob was made (wall clock)
+	unsaved bool      // the Store did not take blob
+}
+
+// storedAccount is the JSON an account is persisted as. A signed-out
+// account stays as a tombstone (SignedOut, no MSAL cache), so instances
+// holding a copy in memory drop it instead of bringing it back.
+type storedAccount struct {
+	Account   Account         `json:"account"`
+	Saved     time.Time       `json:"saved"`
+	MSAL      json.RawMessage `json:"msal,omitempty"`
+	SignedOut bool            `json:"signed_out,omitempty"`
+}
+
+// maxRotationRetries bounds the retries of one call with refresh tokens
+// other instances saved.
+const maxRotationRetries = 5
+
+// rotationWaits are the pauses before re-reading the Store when Entra
+// refused a refresh token that another instance may have just redeemed
+// (its save can land a moment after Entra answered us).
+// Instances redeeming at the same moment take turns: at most
+// maxRotationRetries retries per call.
+var rotationWaits = []time.Duration{10 * time.Millisecond, 25 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond}
+
+func newAccountBook(s settings, tenantID, clientID string) *accountBook {
+	return &accountBook{s: s, tenantID: tenantID, prefix: "entra/v1/user/" + s.cloud.AuthorityHost() + "/" + tenantID + "/" + clientID + "/",
+		slots: make(chan struct{}, maxStoreCalls), accts: map[string]*accountRecord{}}
+}
+
+// record returns the record of homeID, made on first use.
+func (b *accountBook) record(homeID string) *accountRecord {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	r := b.accts[homeID]
+	if r == nil {
+		r = &accountRecord{turn: make(chan struct{}, 1)}
+		b.accts[homeID] = r
+	}
+	return r
+}
+
+// take waits for r's turn; ctx bounds the wait.
+func take(ctx context.Context, r *accountRecord) (func(), error) {
+	select {
+	case r.turn <- struct{}{}:
+		return func() { <-r.turn }, nil
+	case <-ctx.Done():
+		return nil, ctxError(ctx.Err())
+	}
+}
+
+// view is the flows.AccountCache of one call, under the account's turn.
+type view struct {
+	r     *accountRecord
+	dirty bool
+}
+
+func (v *view) Load(context.Context) ([]byte, error) { return v.r.blob, nil }
+
+func (v *view) Save(_ context.Context, blob []byte) error {
+	v.r.blob = append([]byte(nil), blob...)
+	v.dirty = true
+	return nil
+}
+
+// use runs call with homeID's cache, under the account's turn. It first
+// takes a newer copy from the Store (another instance may have rotated
+// the refresh token); when Entra refuses a refresh token (invalid_grant)
+// and the Store meanwhile holds another one, call runs once more with it.
+// A changed cache is saved before the turn ends.
+func (b *accountBook) use(ctx context.Context, homeID string, call func(flows.AccountCache) error) error {
+	r := b.record(homeID)
+	done, err := take(ctx, r)
+	if err != nil {
+		return err
+	}
+	defer done()
+	b.refresh(ctx, homeID, r)
+	if r.blob == nil {
+		return flows.ErrNoAccount
+	}
+	v := &view{r: r}
+	err = call(v)
+	for retry := 0; retry < maxRotationRetries && err != nil && b.s.store != nil && isInvalidGrant(err); retry++ {
+		if !b.newerStored(ctx, homeID, r) {
+			break
+		}
+		b.s.logger.Info("entra: the refresh token was rotated by another instance; retrying with the stored one")
+		err = call(v)
+	}
+	if v.dirty {
+		r.saved = time.Now()
+		b.save(ctx, homeID, r)
+	}
+	return err
+}
+
+// newerStored waits a moment (rotationWaits) for the Store to hold
+// another copy of r than the one just refused, and takes it.
+func (b *accountBook) newerStored(ctx context.Context, homeID string, r *accountRecord) bool {
+	before := r.blob
+	for _, d := range rotationWaits {
+		// Jittered, so two instances that keep colliding stop doing so.
+		if !pause(ctx, d/2+time.Duration(rand.Int64N(int64(d/2)+1))) {
+			return false
+		}
+		b.refresh(ctx, homeID, r)
+		if string(before) != string(r.blob) {
+			return r.blob != nil
+		}
+	}
+	return false
+}
+
+// adopt makes blob, from a sign-in, the account's cache.
+func (b *accountBook) adopt(ctx context.Context, acct Account, blob []byte) error {
+	r := b.record(acct.HomeAccountID)
+	done, err := take(ctx, r)
+	if err != nil {
+		return err
+	}
+	defer done()
+	r.acct, r.blob, r.saved = acct, blob, time.Now()
+	b.save(ctx, acct.HomeAccountID, r)
+	return nil
+}
+
+// remove forgets homeID here and in the Store, where a tombstone replaces
+// it.
+func (b *accountBook) remove(ctx context.Context, homeID string) error {
+	r := b.record(homeID)
+	done, err := take(ctx, r)
+	if err != nil {
+		return err
+	}
+	defer done()
+	r.blob, r.acct, r.unsaved = nil, Account{}, false
+	b.mu.Lock()
+	delete(b.accts, homeID)
+	b.mu.Unlock()
+	if b.s.store == nil {
+		return nil
+	}
+	tomb, _ := json.Marshal(storedAccount{Account: Account{HomeAccountID: homeID}, Saved: time.Now(), SignedOut: true})
+	var derr error
+	if !b.storeDo(ctx, func(sctx context.Context) { derr = b.s.store.Save(sctx, b.prefix+homeID, tomb, accountTTL) }) {
+		derr = errors.New("the store did not answer in time")
+	}
+	if derr != nil {
+		return &Error{Op: "sign-out", Code: "store_delete_failed",
+			Description: "the account was signed out here, but deleting it from the Store failed: " + oneLine(derr.Error(), 200),
+			Hint:        "call SignOut again when the Store is reachable, or the account comes back in other instances"}
+	}
+	return nil
+}
+
+// list returns the accounts signed in here.
+func (b *accountBook) list() []Account {
+	b.mu.Lock()
+	rs := make([]*accountRecord, 0, len(b.accts))
+	for _, r := range b.accts {
+		rs = append(rs, r)
+	}
+	b.mu.Unlock()
+	var out []Account
+	for _, r := range rs {
+		r.turn <- struct{}{}
+		if r.blob != nil {
+			out = append(out, r.acct)
+		}
+		<-r.turn
+	}
+	return out
+}
+
+// refresh replaces r's cache by the Store's when that one is newer (or r
+// has none). Store failures and bad values are logged and ignored.
+func (b *accountBook) refresh(ctx context.Context, homeID string, r *accountRecord) {
+	if b.s.store == nil {
+		return
+	}
+	var raw []byte
+	var lerr error
+	if !b.storeDo(ctx, func(sctx context.Context) { raw, lerr = b.s.store.Load(sctx, b.prefix+homeID) }) {
+		b.s.logger.Warn("entra: store did not answer in time; using the account as held in memory")
+		return
+	}
+	if lerr != nil {
+		if !errors.Is(lerr, ErrNotFound) {
+			b.s.logger.Warn("entra: store load of an account failed; using the account as held in memory", slog.String("error", lerr.Error()))
+		}
+		return
+	}
+	st, err := decodeAccount(raw, homeID)
+	if err != nil {
+		b.s.logger.Warn("entra: stored account unusable; ignored", slog.String("error", err.Error()))
+		return
+	}
+	if r.blob == nil || !(r.unsaved && r.saved.After(st.Saved)) {
+		if st.SignedOut {
+			r.acct, r.blob, r.saved, r.unsaved = Account{}, nil, st.Saved, false
+			return
+		}
+		r.acct, r.blob, r.saved, r.unsaved = st.Account, st.MSAL, st.Saved, false
+	}
+}
+
+// save writes r to the Store, within the store budget; a failure is
+// logged and remembered, so the newer copy in memory is preferred.
+func (b *accountBook) save(ctx context.Context, homeID string, r *accountRecord) {
+	if b.s.store == nil {
+		return
+	}
+	val, err := json.Marshal(storedAccount{Account: r.acct, Saved: r.saved, MSAL: r.blob})
+	if err != nil {
+		return
+	}
+	var serr error
+	if !b.storeDo(ctx, func(sctx context.Context) { serr = b.s.store.Save(sctx, b.prefix+homeID, val, accountTTL) }) {
+		serr = errors.New("the store did not answer in time")
+	}
+	r.unsaved = serr != nil
+	if serr != nil {
+		b.s.logger.Warn("entra: store save of an account failed; it stays in memory only", slog.String("error", serr.Error()))
+	}
+}
+
+// storeDo runs f with a ctx bounded by the store budget and waits for it
+// at most that long; false when it did not finish (or could not start
+// because maxStoreCalls calls hang).
+func (b *accountBook) storeDo(ctx context.Context, f func(context.Context)) bool {
+	select {
+	case b.slots <- struct{}{}:
+	default:
+		return false
+	}
+	done := make(chan struct{})
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.s.storeTimeout)
+	defer cancel()
+	go func() {
+		defer func() { <-b.slots }()
+		f(sctx)
+		close(done)
+	}()
+	select {
+	case <-done:
+		return true
+	case <-sctx.Done():
+		return false
+	}
+}
+
+// decodeAccount parses a stored account, holding it to what a sign-in
+// gives: the key's account, a JSON object from MSAL, a bounded size.
+func decodeAccount(raw []byte, homeID string) (storedAccount, error) {
+	if len(raw) > maxAccountBlob {
+		return storedAccount{}, errors.New("entra: stored account is too large")
+	}
+	var st storedAccount
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return storedAccount{}, errors.New("entra: stored value is not an account")
+	}
+	if st.SignedOut && st.Account.HomeAccountID == homeID && !st.Saved.IsZero() {
+		return st, nil
+	}
+	var obj map[string]json.RawMessage
+	if st.Account.HomeAccountID != homeID || json.Unmarshal(st.MSAL, &obj) != nil || obj == nil || st.Saved.IsZero() {
+		return storedAccount{}, errors.New("entra: stored account is incomplete or for another account")
+	}
+	return st, nil
+}
+
+// isInvalidGrant reports whether err is Entra refusing a grant, such as a
+// refresh token another instance already redeemed.
+func isInvalidGrant(err error) bool {
+	var e *Error
+	if errors.As(fromFlowError("token", err), &e) {
+		return e.Code == "invalid_grant"
+	}
+	return false
+}
+
+// pause waits d, or less when ctx ends first (then false).
+func pause(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
