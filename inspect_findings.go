@@ -221,9 +221,19 @@ func add(fs []Finding, code FindingCode, sev Severity, msg, fix string) []Findin
 	return append(fs, Finding{Code: code, Severity: sev, Message: msg, Fix: fix})
 }
 
-// sameAud compares audiences case-insensitively, ignoring a trailing "/".
+// sameAud compares audiences case-insensitively, ignoring a trailing "/";
+// an API's client ID and its default App ID URI "api://<client ID>" are
+// the same audience (v2 tokens carry the former, v1 tokens the latter).
 func sameAud(a, b string) bool {
-	return strings.EqualFold(strings.TrimRight(a, "/"), strings.TrimRight(b, "/"))
+	return strings.EqualFold(apiID(a), apiID(b))
+}
+
+func apiID(a string) string {
+	a = strings.TrimRight(a, "/")
+	if len(a) == 42 && strings.EqualFold(a[:6], "api://") && isGUID(a[6:]) {
+		return a[6:]
+	}
+	return a
 }
 
 func audHas(aud []string, want ...string) bool {
