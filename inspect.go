@@ -146,6 +146,12 @@ type InspectOptions struct {
 	// AcceptedVersion is the receiving API's accessTokenAcceptedVersion
 	// (1 or 2; 0 means unknown).
 	AcceptedVersion int
+	// Cloud is the cloud of the caller's Credential, when known: the hosts
+	// of its GraphURL and ARMEndpoint count as its Graph and ARM even when
+	// they are an emulator's or a proxy's (Cloud.WithGraphURL). Other
+	// hosts are matched against the predefined clouds; a host of none of
+	// them is taken for your own API.
+	Cloud Cloud
 	// Now is the time of the inspection; zero means time.Now().
 	Now time.Time
 }

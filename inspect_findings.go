@@ -1,7 +1,6 @@
 package entra
 
 import (
-	"errors"
 	"net/url"
 	"strconv"
 	"strings"
@@ -129,8 +128,17 @@ func cloudOfHost(host string) string {
 	return ""
 }
 
-// cloudOfServiceHost returns the preset whose Graph or ARM is at host.
-func cloudOfServiceHost(host string) (c *Cloud, graph bool) {
+// cloudOfServiceHost returns the cloud whose Graph or ARM is at host:
+// own (the caller's cloud, possibly zero) first, then the presets.
+func cloudOfServiceHost(host string, own *Cloud) (c *Cloud, graph bool) {
+	if !own.IsZero() {
+		if resourceHost(own.graphURL) == host {
+			return own, true
+		}
+		if resourceHost(own.armEndpoint) == host {
+			return own, false
+		}
+	}
 	for _, k := range knownClouds {
 		if resourceHost(k.graphURL) == host {
 			return k, true
@@ -307,7 +315,7 @@ func destinationFindings(fs []Finding, d *decoded, r *Report, o *InspectOptions)
 	if o.TargetURL != "" {
 		if u, err := url.Parse(o.TargetURL); err == nil {
 			targetHost = strings.ToLower(u.Host)
-			target, targetIsGraph = cloudOfServiceHost(targetHost)
+			target, targetIsGraph = cloudOfServiceHost(targetHost, &o.Cloud)
 		}
 	}
 	customDest := (targetHost != "" && target == nil) || (o.Audience != "" && func() bool { k, _ := audienceKind(o.Audience); return k == AudienceCustom }())
@@ -367,29 +375,4 @@ func roundAge(d time.Duration) string {
 		return d.Round(time.Minute).String()
 	}
 	return d.Round(time.Second).String()
-}
-
-// CheckScopes checks a scope list before it is requested, for cloud (the
-// zero Cloud means Public): scopes of two resources in one request
-// (CodeMultipleResources: Entra issues a token for one of them only, or
-// answers AADSTS28000), a scope naming another cloud's Graph
-// (CodeWrongCloud), and malformed scopes (CodeInvalidScope). It returns
-// nil when the list is fine. Safe for concurrent use.
-func CheckScopes(cloud Cloud, scopes ...string) []Finding {
-	if cloud.IsZero() {
-		cloud = Public
-	}
-	_, _, err := oneResource(cloud, scopes, false)
-	var e *Error
-	if !errors.As(err, &e) {
-		return nil
-	}
-	code := CodeInvalidScope
-	switch {
-	case errors.Is(err, ErrMultipleResources):
-		code = CodeMultipleResources
-	case errors.Is(err, ErrWrongCloud):
-		code = CodeWrongCloud
-	}
-	return []Finding{{Code: code, Severity: SeverityError, Message: e.Description, Fix: e.Hint}}
 }

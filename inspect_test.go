@@ -320,3 +320,25 @@ func TestCheckScopes(t *testing.T) {
 		}
 	}
 }
+
+// A Graph token sent to an emulator's Graph (a host of no known cloud) is
+// a Graph call when the caller's Cloud says that host is its Graph.
+func TestInspectTargetOfCallersCloud(t *testing.T) {
+	raw := makeJWT(t, map[string]any{"alg": "RS256", "nonce": "n"}, map[string]any{"aud": "https://graph.microsoft.com",
+		"iss": "https://sts.windows.net/t/", "appid": "a", "roles": []string{"User.Read.All"}})
+	emu, err := entra.Public.WithGraphURL("https://127.0.0.1:8443")
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := "https://127.0.0.1:8443/v1.0/users"
+	if fs := entra.InspectFindings(raw, &entra.InspectOptions{TargetURL: target, Cloud: emu}); slices.ContainsFunc(fs, func(f entra.Finding) bool { return f.Severity == entra.SeverityError }) {
+		t.Errorf("with the caller's cloud: %v, want no error", codes(fs))
+	}
+	if fs := entra.InspectFindings(raw, &entra.InspectOptions{TargetURL: target}); !slices.Contains(codes(fs), string(entra.CodeGraphTokenForAPI)) {
+		t.Errorf("without it: %v, want graph-token-for-api", codes(fs))
+	}
+	api := makeJWT(t, map[string]any{"alg": "RS256"}, map[string]any{"aud": "api://x", "iss": "https://login.microsoftonline.com/t/v2.0", "ver": "2.0", "azp": "a", "roles": []string{"r"}})
+	if fs := entra.InspectFindings(api, &entra.InspectOptions{TargetURL: target, Cloud: emu}); !slices.Contains(codes(fs), string(entra.CodeAudienceMismatch)) {
+		t.Errorf("API token sent to the emulator's Graph: %v, want audience-mismatch", codes(fs))
+	}
+}
