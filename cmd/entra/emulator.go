@@ -15,6 +15,15 @@ import (
 	"github.com/entrakit/entra/entratest"
 )
 
+var _ = register(&command{
+	name:    "emulator",
+	summary: "start the local Entra ID emulator with a demo directory, print its settings as one JSON line, and serve until Ctrl-C",
+	help:    printEmulatorUsage,
+	run: func(ctx context.Context, args []string, s stdio) error {
+		return runEmulator(ctx, args, s.out, s.errOut)
+	},
+})
+
 // emulatorInfo is the one JSON line `entra emulator` prints: everything a client needs.
 type emulatorInfo struct {
 	AuthorityHost string `json:"authority_host"`
@@ -86,6 +95,14 @@ client needs:
 Messages go to standard error. The emulator serves until interrupted: press
 Ctrl-C or send SIGTERM. It then exits with status 0.
 
+Examples:
+  entra emulator --auto-approve
+  entra emulator --cloud usgov --dir ./emulator --token-lifetime 2h
+
+  # then, in another shell, with the values it printed:
+  entra token --authority-host https://127.0.0.1:PORT --ca-file ca.pem \
+    --tenant TENANT --client-id DAEMON_ID --secret DAEMON_SECRET --scope API_APP_ID_URI/.default
+
 flags:
 `
 
@@ -95,6 +112,7 @@ func printEmulatorUsage(w io.Writer) {
 	fs := newEmulatorFlagSet(&emulatorFlags{})
 	fs.SetOutput(w)
 	fs.PrintDefaults()
+	fmt.Fprint(w, "\n"+exitCodes)
 }
 
 // runEmulator starts the emulator, prints its settings and serves until ctx is done.

@@ -1,12 +1,17 @@
 // Command entra is the entra SDK's command-line tool.
 //
-//	entra emulator [--addr 127.0.0.1:0] [--cloud public] [--token-lifetime 0] [--auto-approve] [--dir DIR]
-//	entra help [command]
+//	entra token    [flags]           get an access token (secret, certificate, device code, browser)
+//	entra inspect  [flags] [TOKEN]   explain a token and the known mistakes it shows
+//	entra emulator [flags]           start the local Entra ID emulator
 //	entra version
+//	entra help [command]
 //
-// "entra emulator" starts the built-in Entra ID emulator (package entratest)
-// with a seeded demo directory, prints one JSON line describing it on
-// standard output and serves until interrupted (Ctrl-C or SIGTERM).
+// Exit status: 0 success (or help); 1 failure, or "inspect" found an
+// error-severity finding; 2 bad command line, or "inspect" was given
+// something that is not a JWT. Results go to standard output; prompts,
+// progress and errors (one line each, with a hint) to standard error.
+//
+// Each command lives in its own file and registers itself with register.
 package main
 
 import (
@@ -16,58 +21,107 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime"
-	"runtime/debug"
+	"slices"
+	"strings"
 	"syscall"
 )
 
-const usage = `usage: entra <command> [flags]
+// command is one subcommand. run returns nil, a usageError (exit 2), an
+// exitStatus (exit with that code, nothing printed) or another error
+// (printed on one line, exit 1).
+type command struct {
+	name    string
+	summary string            // one line for the overview
+	help    func(w io.Writer) // full help: usage, flags, examples, exit status
+	run     func(ctx context.Context, args []string, s stdio) error
+}
 
-commands:
-  emulator   start the local Entra ID emulator with a demo directory, print its
-             settings as one JSON line, and serve until Ctrl-C (or SIGTERM)
-  help       show help for a command: entra help emulator
-  version    print the version of entra and of Go it was built with
+// stdio is what a command reads and writes.
+type stdio struct {
+	in          io.Reader
+	out, errOut io.Writer
+}
 
-Run 'entra help <command>' or 'entra <command> -h' for the flags of a command.
+// commands is filled by register from each command's file.
+var commands = map[string]*command{}
+
+// register adds c to the commands; each command file calls it once in a
+// package-level declaration (var _ = register(...)).
+func register(c *command) bool {
+	commands[c.name] = c
+	return true
+}
+
+// exitCodes is the shared "Exit status" section of the help texts.
+const exitCodes = `Exit status:
+  0  success
+  1  failure (the error is printed on standard error, one line with a hint);
+     for inspect: a finding of error severity
+  2  bad command line (a missing or conflicting flag is named);
+     for inspect: the input is not a JWT
 `
+
+func usage() string {
+	var b strings.Builder
+	b.WriteString("usage: entra <command> [flags]\n\ncommands:\n")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		fmt.Fprintf(&b, "  %-9s  %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintf(&b, "  %-9s  %s\n", "help", "show help for a command: entra help token")
+	b.WriteString("\nRun 'entra help <command>' or 'entra <command> -h' for the flags and examples of a command.\n\n")
+	b.WriteString(exitCodes)
+	return b.String()
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	code := runWith(ctx, os.Args[1:], stdio{in: os.Stdin, out: os.Stdout, errOut: os.Stderr})
 	stop()
 	os.Exit(code)
 }
 
-// run dispatches a subcommand and returns the process exit code: 0 on
-// success or help, 2 for a bad command line, 1 for other failures. Each
-// error is printed once, on stderr.
+// run is runWith without standard input.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return runWith(ctx, args, stdio{in: strings.NewReader(""), out: stdout, errOut: stderr})
+}
+
+// runWith dispatches a subcommand and returns the process exit code. Each
+// error is printed once, on one line of stderr.
+func runWith(ctx context.Context, args []string, s stdio) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(s.errOut, usage())
 		return 2
 	}
+	name := args[0]
 	var err error
-	switch args[0] {
-	case "emulator":
-		err = runEmulator(ctx, args[1:], stdout, stderr)
-	case "help", "-h", "-help", "--help":
-		err = runHelp(args[1:], stdout)
-	case "version", "-version", "--version":
-		fmt.Fprintln(stdout, versionLine())
+	switch c, ok := commands[name]; {
+	case ok:
+		err = c.run(ctx, args[1:], s)
+	case name == "help" || name == "-h" || name == "-help" || name == "--help":
+		err = runHelp(args[1:], s.out)
+	case name == "-version" || name == "--version":
+		err = commands["version"].run(ctx, nil, s)
 	default:
-		fmt.Fprintf(stderr, "entra: unknown command %q\n\n%s", args[0], usage)
+		fmt.Fprintf(s.errOut, "entra: unknown command %q (run 'entra help' for the list)\n", name)
 		return 2
 	}
 	var ue usageError
+	var st exitStatus
 	switch {
 	case err == nil:
 		return 0
+	case errors.As(err, &st):
+		return int(st)
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "entra %s: %v\n", args[0], err)
+		fmt.Fprintf(s.errOut, "entra %s: %s\n", name, oneLine(err.Error()))
 		return 2
 	default:
-		fmt.Fprintf(stderr, "entra %s: %v\n", args[0], err)
+		fmt.Fprintf(s.errOut, "entra %s: %s\n", name, oneLine(strings.TrimPrefix(err.Error(), "entra: ")))
 		return 1
 	}
 }
@@ -75,32 +129,30 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // runHelp prints the help of a command, or the overview, to stdout.
 func runHelp(args []string, stdout io.Writer) error {
 	switch {
-	case len(args) == 0:
-		fmt.Fprint(stdout, usage)
+	case len(args) == 0 || args[0] == "help":
+		fmt.Fprint(stdout, usage())
 	case len(args) > 1:
 		return usageError{"help takes one command name"}
-	case args[0] == "emulator":
-		printEmulatorUsage(stdout)
-	case args[0] == "help" || args[0] == "version":
-		fmt.Fprint(stdout, usage)
+	case commands[args[0]] != nil:
+		commands[args[0]].help(stdout)
 	default:
 		return usageError{fmt.Sprintf("unknown command %q: run 'entra help' for the list", args[0])}
 	}
 	return nil
 }
 
-// versionLine is what "entra version" prints, e.g.
-// "entra v0.3.0 (go1.25.0 linux/amd64)"; a build from a work tree says
-// "(devel)".
-func versionLine() string {
-	v := "(devel)"
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		v = bi.Main.Version
-	}
-	return fmt.Sprintf("entra %s (%s %s/%s)", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+// oneLine joins the lines of s with spaces.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\r", " ")), " ")
 }
 
 // usageError marks a bad command line (exit code 2).
 type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
+
+// exitStatus ends the command with a status and no message (the output
+// already said why).
+type exitStatus int
+
+func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
