@@ -161,4 +161,4 @@ func (r *KeyRing) Open(sealed, additionalData []byte) ([]byte, error) {
 
 // putUint64 and uint64At are little helpers for the file format.
 func putUint64(b []byte, v uint64) []byte { return binary.BigEndian.AppendUint64(b, v) }
-func uint64At(b []byte) uint64           { return binary.BigEndian.Uint64(b) }
+func uint64At(b []byte) uint64            { return binary.BigEndian.Uint64(b) }
