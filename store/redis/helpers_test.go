@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -150,7 +149,7 @@ func (p *redisProc) start() {
 // Stop kills the server (idempotent).
 func (p *redisProc) Stop() {
 	if p.cmd != nil && p.cmd.Process != nil {
-		_ = p.cmd.Process.Signal(syscall.SIGCONT)
+		resume(p.cmd.Process)
 		_ = p.cmd.Process.Kill()
 		_ = p.cmd.Wait()
 		p.cmd = nil
@@ -162,8 +161,8 @@ func (p *redisProc) Restart() { p.Stop(); p.start() }
 
 // Pause stops the server's process (SIGSTOP): connections are accepted
 // by the kernel but nothing answers. Resume continues it.
-func (p *redisProc) Pause()  { _ = p.cmd.Process.Signal(syscall.SIGSTOP) }
-func (p *redisProc) Resume() { _ = p.cmd.Process.Signal(syscall.SIGCONT) }
+func (p *redisProc) Pause()  { pause(p.t, p.cmd.Process) }
+func (p *redisProc) Resume() { resume(p.cmd.Process) }
 
 // client returns a plain go-redis client of the server.
 func (p *redisProc) client(t testing.TB) *redis.Client {
