@@ -54,6 +54,7 @@ type cache struct {
 	seq        atomic.Uint64      // orders fetches by start: newer installs win
 	uses       atomic.Uint64      // orders entries by last use: LRU eviction
 	storeSlots chan struct{}      // bounds Store calls in flight (a hung Store cannot pile up goroutines)
+	storeCalls sync.WaitGroup     // Store calls in flight, waited for (within the store budget) by close
 	bg         sync.WaitGroup     // background refreshes
 
 	// ctx ends when the cache is closed; every fetch is cancelled with it.
@@ -212,24 +213,6 @@ func (c *cache) removeAccount(account string) {
 	}
 }
 
-// forgetFailures clears the failures remembered by a user account's
-// entries (a new sign-in cured them).
-func (c *cache) forgetFailures(account string) {
-	c.mu.Lock()
-	entries := slices.Clone(c.order)
-	c.mu.Unlock()
-	now := c.clock.Now()
-	for _, e := range entries {
-		if e.set.account != account {
-			continue
-		}
-		e.mu.Lock()
-		e.failures, e.retryAt, e.lastErr = 0, time.Time{}, nil
-		e.advance(now)
-		e.mu.Unlock()
-	}
-}
-
 // len returns the number of entries in the map.
 func (c *cache) len() int {
 	c.mu.Lock()
@@ -258,6 +241,16 @@ func (c *cache) close() {
 	c.mu.Unlock()
 	c.cancel()
 	c.bg.Wait()
+	// Saves of tokens just fetched run in the background: give them their
+	// budget, so a program that exits after Close keeps its tokens.
+	saved := make(chan struct{})
+	go func() { c.storeCalls.Wait(); close(saved) }()
+	t := time.NewTimer(c.storeTimeout)
+	defer t.Stop()
+	select {
+	case <-saved:
+	case <-t.C:
+	}
 }
 
 // closedError is what a closed credential answers.

@@ -187,7 +187,8 @@ func (c *Credential) Cloud() Cloud { return c.s.cloud }
 // dropped from memory (a Store keeps its copies). Close is idempotent and
 // safe for concurrent use; the first call returns once background
 // refreshes have ended (fetches that callers wait for are cancelled, and
-// their callers get ErrClosed).
+// their callers get ErrClosed) and Store saves in flight have ended or
+// used up Options.StoreTimeout.
 func (c *Credential) Close() error {
 	c.cache.close()
 	return nil

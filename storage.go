@@ -104,7 +104,9 @@ func (c *cache) storeCall(ctx context.Context, op, key string, f func(context.Co
 		c.logger.Warn("entra: store is not answering; skipping a store "+op, slog.String("scopes", key))
 		return false
 	}
+	c.storeCalls.Add(1)
 	go func() {
+		defer c.storeCalls.Done()
 		defer func() { <-c.storeSlots }()
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.storeTimeout)
 		defer cancel()

@@ -127,7 +127,7 @@ func claimsFailed(err error) *Error {
 	var cause *Error
 	if errors.As(err, &cause) {
 		e.Description += ": " + strings.TrimSpace(cause.Code+" "+cause.Description)
-		e.AADSTS, e.Hint, e.RetryAfter = cause.AADSTS, cause.Hint, cause.RetryAfter
+		e.AADSTS, e.Hint, e.RetryAfter, e.Claims = cause.AADSTS, cause.Hint, cause.RetryAfter, cause.Claims
 	}
 	e.Description = oneLine(e.Description, 2*maxDescription)
 	return e

@@ -69,8 +69,10 @@ func (u *userTokens) signedIn(ctx context.Context, r flows.UserResult, ac *flows
 	if err := u.book.adopt(ctx, acct, ac.Blob); err != nil {
 		return Account{}, err
 	}
-	// A new sign-in cures what earlier failures of the account said.
-	u.cache.forgetFailures(acct.HomeAccountID)
+	// A new sign-in starts a new session: tokens of the old one (which
+	// may be revoked, or lack claims a step-up asked for) and what their
+	// failures said are dropped; other scopes are fetched again silently.
+	u.cache.removeAccount(acct.HomeAccountID)
 	set, err := userScopes(u.s.cloud, acct.HomeAccountID, scopes)
 	if err != nil {
 		return Account{}, err
