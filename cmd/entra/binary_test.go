@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,6 +38,19 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// homes holds each test's user directory (testHome).
+var homes sync.Map // *testing.T -> string
+
+// testHome returns t's own home directory, made on first use.
+func testHome(t *testing.T) string {
+	if h, ok := homes.Load(t); ok {
+		return h.(string)
+	}
+	h := t.TempDir()
+	homes.Store(t, h)
+	return h
+}
+
 // result is what one run of the binary produced.
 type result struct {
 	stdout, stderr string
@@ -53,6 +67,10 @@ func runBin(t *testing.T, stdin string, env []string, args ...string) result {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
+	// Each test has its own user directories: the token cache and its
+	// key never touch the real ones, and runs of one test share them.
+	home := testHome(t)
+	cmd.Env = append(cmd.Env, "HOME="+home, "XDG_CACHE_HOME="+filepath.Join(home, "cache"), "XDG_CONFIG_HOME="+filepath.Join(home, "config"))
 	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
@@ -319,7 +337,9 @@ func TestBinaryTokenSecretAgainstEmulator(t *testing.T) {
 	}
 
 	// A wrong secret: Entra's error on one line with its hint, exit 1.
-	r = runBin(t, "", nil, append([]string{"token", "--tenant", info.TenantID, "--client-id", info.Daemon.ClientID, "--secret", "wrong-secret"}, common...)...)
+	// (--no-cache: the cache would serve the token fetched above, as it
+	// serves any caller of the same tenant, client and scopes.)
+	r = runBin(t, "", nil, append([]string{"token", "--no-cache", "--tenant", info.TenantID, "--client-id", info.Daemon.ClientID, "--secret", "wrong-secret"}, common...)...)
 	r.oneErrorLine(t, 1, "AADSTS7000215", "hint:")
 	if strings.Contains(r.stderr, "wrong-secret") {
 		t.Error("the error holds the secret")

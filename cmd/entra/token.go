@@ -79,6 +79,8 @@ type tokenFlags struct {
 	deviceCode, browser, json                    bool
 	redirectURI, cloud, authorityHost, caFile    string
 	scopes                                       scopeList
+	noCache                                      bool
+	cacheDir                                     string
 }
 
 func newTokenFlagSet(f *tokenFlags) *flag.FlagSet {
@@ -96,6 +98,8 @@ func newTokenFlagSet(f *tokenFlags) *flag.FlagSet {
 	fs.StringVar(&f.cloud, "cloud", "", "`cloud`: public, china, usgov, usgovdod, germany (env ENTRA_CLOUD; default public)")
 	fs.StringVar(&f.authorityHost, "authority-host", "", "authority host `URL`, e.g. the emulator's (env AZURE_AUTHORITY_HOST)")
 	fs.StringVar(&f.caFile, "ca-file", "", "PEM `file` of extra CA certificates to trust, e.g. the emulator's ca_cert_file")
+	fs.BoolVar(&f.noCache, "no-cache", false, "neither read nor write the encrypted token cache ('entra cache -h')")
+	fs.StringVar(&f.cacheDir, "cache-dir", "", "token cache `directory` (default: the user cache directory's entra)")
 	fs.BoolVar(&f.json, "json", false, "print JSON: accessToken, expiresOn, expires_on, tenant, tokenType, scopes, account")
 	return fs
 }
@@ -166,7 +170,15 @@ func runToken(ctx context.Context, args []string, s stdio) error {
 	if err != nil {
 		return err
 	}
-	opts, err := env.Options(&entra.Options{HTTPClient: hc})
+	base := &entra.Options{HTTPClient: hc}
+	if !f.noCache {
+		files, err := openCache(f.cacheDir)
+		if err != nil {
+			return fmt.Errorf("%w (or pass --no-cache)", err)
+		}
+		base.Store = files
+	}
+	opts, err := env.Options(base)
 	if err != nil {
 		return err
 	}
@@ -202,16 +214,33 @@ func runToken(ctx context.Context, args []string, s stdio) error {
 			return err
 		}
 		defer cred.Close()
-		acct, err := cred.SignIn(ctx, f.scopes...)
-		if done != nil {
-			close(done)
+		remember := rememberedAccount(opts.Cloud.AuthorityHost(), env.TenantID, env.ClientID)
+		// A user signed in by an earlier run (the cache holds the account
+		// and its refresh token) gets the token without a new sign-in.
+		var acct entra.Account
+		if opts.Store != nil {
+			if a, ok := loadAccount(ctx, opts.Store, remember); ok {
+				if t, err := cred.Token(ctx, a, f.scopes...); err == nil {
+					acct, tok = a, t
+				}
+			}
 		}
-		if err != nil {
-			return err
-		}
-		tok, err = cred.Token(ctx, acct, f.scopes...)
-		if err != nil {
-			return err
+		if tok == nil {
+			acct, err = cred.SignIn(ctx, f.scopes...)
+			if done != nil {
+				close(done)
+			}
+			if err != nil {
+				return err
+			}
+			if tok, err = cred.Token(ctx, acct, f.scopes...); err != nil {
+				return err
+			}
+			if opts.Store != nil {
+				if b, err := json.Marshal(acct); err == nil {
+					opts.Store.Save(ctx, remember, b, 90*24*time.Hour)
+				}
+			}
 		}
 		out.Account = &accountShown{Username: acct.Username, HomeAccountID: acct.HomeAccountID, TenantID: acct.TenantID}
 	}
