@@ -31,7 +31,7 @@ func (c *Credential) Client(ctx context.Context, scopes ...string) *http.Client 
 // with err).
 func newClient(s settings, c *cache, ctx context.Context, set scopeSet, err error) *http.Client {
 	src := newSource(c, ctx, set, err)
-	t := &Transport{Source: src, Base: s.transport(), logger: s.logger}
+	t := &Transport{Source: src, Base: s.transport(), logger: s.logger, cloud: s.cloud}
 	if err == nil {
 		t.token = src.tokenCtx
 		t.challenge = func(ctx context.Context, sent *oauth2.Token, claims string) (*oauth2.Token, error) {

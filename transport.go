@@ -52,6 +52,7 @@ type Transport struct {
 	token     func(ctx context.Context) (*oauth2.Token, error)                                    // Source.Token bounded by the request's ctx
 	challenge func(ctx context.Context, sent *oauth2.Token, claims string) (*oauth2.Token, error) // deduplicated, bounded claims fetches
 	logger    *slog.Logger
+	cloud     Cloud // the credential's, for Explain
 }
 
 // RoundTrip implements http.RoundTripper.
@@ -75,6 +76,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	resp, err := t.base().RoundTrip(withToken(req, tok))
+	if err == nil {
+		explain(resp, req, tok.AccessToken, t.cloud, t.logger)
+	}
 	if err != nil || resp.StatusCode != http.StatusUnauthorized || (t.Claims == nil && t.challenge == nil) {
 		return resp, err
 	}
@@ -106,7 +110,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		retry.Body = body
 	}
-	return t.base().RoundTrip(retry)
+	resp, err = t.base().RoundTrip(retry)
+	if err == nil {
+		explain(resp, req, tok.AccessToken, t.cloud, t.logger)
+	}
+	return resp, err
 }
 
 // sourceToken gets the token, bounded by the request's ctx when the
