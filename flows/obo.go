@@ -22,9 +22,9 @@ import (
 // token for a token to a downstream API, as that user).
 //
 // Plain OBO goes through MSAL Go's AcquireTokenOnBehalfOf with MSAL's
-// cache bypassed (noCache): never through a cache accessor that keeps
-// anything, which MSAL Go gets wrong for OBO (its issue #455: the wrong
-// partition is exported).
+// cache bypassed: never through a cache accessor, which MSAL Go gets wrong
+// for OBO (its issue #455), and never in a long-lived client, whose OBO
+// cache never evicts (see OBOApp.client).
 //
 // Long-running sessions need the OBO answer's refresh token and a
 // refresh-token grant. MSAL Go's public API offers neither to a
@@ -50,26 +50,36 @@ type OBOAuth struct {
 // OBOApp runs the on-behalf-of grant and OBO sessions. Safe for concurrent
 // use.
 type OBOApp struct {
-	app      *App
+	// client makes the MSAL client of one OBO request. MSAL Go cannot
+	// bypass its OBO cache: an accessor fails (Replace cannot load its
+	// partitioned OBO cache, #455), and without one the cache keeps every
+	// user forever. A client per request keeps nothing: its cache goes
+	// with it.
+	client   func() (confidential.Client, error)
 	hc       HTTPClient
 	tokenURL string
 	clientID string
-	observe  func(ctx context.Context, assertion string, err error)
 	// authForm adds the client authentication to a token request form.
 	authForm func(ctx context.Context, form url.Values) error
 }
 
 // NewOBO returns an OBOApp authenticating as cfg.ClientID with auth.
 func NewOBO(cfg Config, auth OBOAuth) (*OBOApp, error) {
-	o := &OBOApp{hc: cfg.HTTPClient, clientID: cfg.ClientID, observe: cfg.OnAssertion,
+	if cfg.HTTPClient == nil {
+		return nil, fmt.Errorf("%w: HTTPClient is required", ErrConfig)
+	}
+	if strings.TrimSpace(cfg.ClientID) == "" {
+		return nil, fmt.Errorf("%w: ClientID is required", ErrConfig)
+	}
+	o := &OBOApp{hc: cfg.HTTPClient, clientID: cfg.ClientID,
 		tokenURL: strings.TrimRight(cfg.Authority, "/") + "/oauth2/v2.0/token"}
-	var (
-		app *App
-		err error
-	)
+	var cred confidential.Credential
 	switch {
 	case auth.Secret != "":
-		app, err = NewSecret(cfg, auth.Secret)
+		var err error
+		if cred, err = confidential.NewCredFromSecret(auth.Secret); err != nil {
+			return nil, err
+		}
 		secret := auth.Secret
 		o.authForm = func(_ context.Context, f url.Values) error { f.Set("client_secret", secret); return nil }
 	case auth.Assertion != nil || auth.Key != nil:
@@ -79,21 +89,28 @@ func NewOBO(cfg Config, auth OBOAuth) (*OBOApp, error) {
 			if !ok {
 				return nil, fmt.Errorf("%w: the key is neither an RSA private key nor a crypto.Signer", ErrConfig)
 			}
-			a, serr := newSignerAssertion(auth.Certs, signer, auth.SendX5C)
-			if serr != nil {
-				return nil, serr
+			a, err := newSignerAssertion(auth.Certs, signer, auth.SendX5C)
+			if err != nil {
+				return nil, err
 			}
 			mk = func(_ context.Context, aud, clientID string) (string, error) { return a.sign(aud, clientID) }
 		}
-		app, err = NewAssertion(cfg, mk)
-		o.authForm = func(ctx context.Context, f url.Values) error {
-			a, err := mk(ctx, o.tokenURL, o.clientID)
+		// mkObserved runs the callback and shows every result to OnAssertion.
+		mkObserved := func(ctx context.Context, aud, clientID string) (string, error) {
+			a, err := mk(ctx, aud, clientID)
 			if err == nil && a == "" {
 				err = errors.New("the assertion callback returned an empty assertion")
 			}
-			if o.observe != nil {
-				o.observe(ctx, a, err)
+			if cfg.OnAssertion != nil {
+				cfg.OnAssertion(ctx, a, err)
 			}
+			return a, err
+		}
+		cred = confidential.NewCredFromAssertionCallback(func(ctx context.Context, o confidential.AssertionRequestOptions) (string, error) {
+			return mkObserved(ctx, o.TokenEndpoint, o.ClientID)
+		})
+		o.authForm = func(ctx context.Context, f url.Values) error {
+			a, err := mkObserved(ctx, o.tokenURL, o.clientID)
 			if err != nil {
 				return err
 			}
@@ -104,22 +121,32 @@ func NewOBO(cfg Config, auth OBOAuth) (*OBOApp, error) {
 	default:
 		return nil, fmt.Errorf("%w: no client credential (secret, certificate or assertion)", ErrConfig)
 	}
-	if err != nil {
+	o.client = func() (confidential.Client, error) {
+		return confidential.New(cfg.Authority, cfg.ClientID, cred,
+			confidential.WithHTTPClient(cfg.HTTPClient),
+			confidential.WithInstanceDiscovery(!cfg.DisableInstanceDiscovery),
+			confidential.WithAzureRegion("DisableMsalForceRegion")) // as newApp: no environment read
+	}
+	if _, err := o.client(); err != nil { // the authority is checked here, not at the first request
 		return nil, err
 	}
-	o.app = app
 	return o, nil
 }
 
 // Token runs the on-behalf-of grant for the user assertion and scopes
-// through MSAL (its cache bypassed). claims may be empty. ctx governs the
-// call. Errors are MSAL's, untouched. Safe for concurrent use.
+// through MSAL, with a client (and cache) of its own. claims may be empty.
+// ctx governs the call. Errors are MSAL's, untouched. Safe for concurrent
+// use.
 func (o *OBOApp) Token(ctx context.Context, assertion string, scopes []string, claims string) (Result, error) {
+	client, err := o.client()
+	if err != nil {
+		return Result{}, err
+	}
 	var opts []confidential.AcquireOnBehalfOfOption
 	if claims != "" {
 		opts = append(opts, confidential.WithClaims(claims))
 	}
-	ar, err := o.app.client.AcquireTokenOnBehalfOf(ctx, assertion, scopes, opts...)
+	ar, err := client.AcquireTokenOnBehalfOf(ctx, assertion, scopes, opts...)
 	if err != nil {
 		return Result{}, err
 	}
