@@ -186,8 +186,8 @@ func (c *OnBehalfOfCredential) session(ctx context.Context, key string, acct [ac
 	if s != nil {
 		return s, nil
 	}
-	st, ok := c.loadSession(ctx, key)
-	if !ok {
+	st, err := c.loadSession(ctx, key)
+	if err != nil {
 		return nil, noSession("no such session: it ended, was idle too long, or was started by a credential without a shared Store")
 	}
 	if now.Sub(st.LastUsed) >= c.sessionIdle {
@@ -225,23 +225,30 @@ func (c *OnBehalfOfCredential) sessionFetch(ctx context.Context, set scopeSet) (
 	c.sessionsMu.Lock()
 	rt := s.rt
 	c.sessionsMu.Unlock()
+	end := func() {
+		c.sessionsMu.Lock()
+		if c.sessions[set.account] == s {
+			delete(c.sessions, set.account)
+		}
+		c.sessionsMu.Unlock()
+	}
+	if c.s.store != nil {
+		// Another instance sharing the Store may have rotated the refresh
+		// token (take the newest) or ended the session.
+		st, err := c.loadSession(ctx, key)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			end()
+			return tokenResult{}, noSession("the session ended (EndSession, or idle) in another instance sharing the Store")
+		case err == nil:
+			rt = st.RefreshToken
+		}
+	}
 	r, err := c.redeem(ctx, rt, set.scopes)
 	if errors.Is(err, ErrInteractionRequired) {
-		// Another instance sharing the Store may have rotated it: take the
-		// newest once, then give up.
-		if st, ok := c.loadSession(ctx, key); ok && st.RefreshToken != rt {
-			rt = st.RefreshToken
-			r, err = c.redeem(ctx, rt, set.scopes)
-		}
-		if errors.Is(err, ErrInteractionRequired) {
-			c.sessionsMu.Lock()
-			if c.sessions[set.account] == s {
-				delete(c.sessions, set.account)
-			}
-			c.sessionsMu.Unlock()
-			c.deleteSession(ctx, key)
-			c.s.logger.Warn("entra: on-behalf-of session ended: Entra refused its refresh token", slog.String("scopes", set.logged()))
-		}
+		end()
+		c.deleteSession(ctx, key)
+		c.s.logger.Warn("entra: on-behalf-of session ended: Entra refused its refresh token", slog.String("scopes", set.logged()))
 	}
 	if err != nil {
 		return tokenResult{}, err
@@ -318,9 +325,10 @@ func (c *OnBehalfOfCredential) purgeSessionsLocked(now time.Time) {
 	}
 }
 
-// loadSession reads a session from the Store; false when there is none,
-// the Store fails or the value is unusable.
-func (c *OnBehalfOfCredential) loadSession(ctx context.Context, key string) (storedSession, bool) {
+// loadSession reads a session from the Store: an error wrapping
+// ErrNotFound when the Store holds none (or an unusable value), another
+// error when the Store failed or there is none.
+func (c *OnBehalfOfCredential) loadSession(ctx context.Context, key string) (storedSession, error) {
 	var b []byte
 	err := c.storeSync(ctx, "load", func(ctx context.Context) error {
 		var err error
@@ -328,14 +336,14 @@ func (c *OnBehalfOfCredential) loadSession(ctx context.Context, key string) (sto
 		return err
 	})
 	if err != nil {
-		return storedSession{}, false
+		return storedSession{}, err
 	}
 	var st storedSession
 	if json.Unmarshal(b, &st) != nil || st.RefreshToken == "" || !entrahttp.IsB64Token(st.RefreshToken) {
 		c.s.logger.Warn("entra: stored on-behalf-of session is unusable")
-		return storedSession{}, false
+		return storedSession{}, ErrNotFound
 	}
-	return st, true
+	return st, nil
 }
 
 // saveSession writes a session to the Store, waiting for the write (so
