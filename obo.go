@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"golang.org/x/oauth2"
 
@@ -211,9 +212,22 @@ func (c *OnBehalfOfCredential) account(kind byte, secret string) [accountLen]byt
 	return k
 }
 
-// hotKey returns the cache key of (account, one scope in normal form).
-func hotKey(acct [accountLen]byte, scope string) string {
-	return string(acct[:]) + "\x00" + scope
+// maxHotScope is the longest scope the hot path looks up without
+// allocating.
+const maxHotScope = 256
+
+// lookupHot returns the hot cell cached for (account, one scope in normal
+// form), or nil. The key is built in a stack buffer: the lookup does not
+// keep it, so nothing is allocated.
+func (c *OnBehalfOfCredential) lookupHot(acct [accountLen]byte, scope string) *hotCell {
+	if len(scope) > maxHotScope || strings.IndexByte(scope, ' ') >= 0 {
+		return nil // a space: not one scope in normal form
+	}
+	var buf [accountLen + 1 + maxHotScope]byte
+	n := copy(buf[:], acct[:])
+	n++ // buf[n-1] is the 0 separator
+	n += copy(buf[n:], scope)
+	return c.cache.lookupHot(unsafe.String(&buf[0], n))
 }
 
 // assertionKey and sessionKey carry, in a fetch's ctx, the user assertion
@@ -236,8 +250,8 @@ type (
 // token is shared: do not modify it. Safe for concurrent use.
 func (c *OnBehalfOfCredential) Token(ctx context.Context, userAssertion string, scopes ...string) (*oauth2.Token, error) {
 	acct := c.account('a', userAssertion)
-	if len(scopes) == 1 && strings.IndexByte(scopes[0], ' ') < 0 {
-		if h := c.cache.lookupHot(hotKey(acct, scopes[0])); h != nil {
+	if len(scopes) == 1 {
+		if h := c.lookupHot(acct, scopes[0]); h != nil {
 			if t := h.token.Load(); t != nil {
 				return t, nil
 			}
@@ -277,6 +291,7 @@ func (c *OnBehalfOfCredential) userSet(acct [accountLen]byte, assertion string, 
 	if err != nil {
 		return scopeSet{}, err
 	}
+	set.account = set.key[:accountLen] // shares the key's bytes: one allocation less per entry
 	if e := c.cache.lookup(set.key); e == nil || e.cur.Load() == nil {
 		if err := c.checkAssertion(assertion, c.s.clock.Now()); err != nil {
 			return scopeSet{}, err

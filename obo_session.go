@@ -114,7 +114,7 @@ func (c *OnBehalfOfCredential) StartSession(ctx context.Context, userAssertion s
 func (c *OnBehalfOfCredential) SessionToken(ctx context.Context, sessionKey string, scopes ...string) (*oauth2.Token, error) {
 	acct := c.account('s', sessionKey)
 	if len(scopes) == 1 && sessionKey != "" {
-		if h := c.cache.lookupHot(hotKey(acct, scopes[0])); h != nil {
+		if h := c.lookupHot(acct, scopes[0]); h != nil {
 			if t := h.token.Load(); t != nil {
 				return t, nil
 			}
