@@ -47,6 +47,7 @@ type cache struct {
 	fetchFn      fetchFunc
 	store        Store
 	storeKey     func(scopesKey string) string
+	storeKeyCtx  func(ctx context.Context, key string) string  // when set, replaces storeKey (OBO: the key needs what ctx carries)
 	inspect      func(set scopeSet, accessToken string) string // a warning about a new token, or ""
 	jitter       func() float64                                // uniform in [0, 1): spreads refresh times
 

@@ -30,7 +30,7 @@ func (c *cache) loadStored(ctx context.Context, key string, newerThan time.Time,
 	}
 	ch := make(chan loaded, 1)
 	if !c.storeCall(ctx, "load", key, func(ctx context.Context) {
-		b, err := c.store.Load(ctx, c.storeKey(key))
+		b, err := c.store.Load(ctx, c.storeKeyOf(ctx, key))
 		ch <- loaded{b, err}
 	}) {
 		return tokenResult{}, false
@@ -88,7 +88,7 @@ func (c *cache) saveStored(ctx context.Context, key string, r tokenResult) {
 		return
 	}
 	c.storeCall(ctx, "save", key, func(ctx context.Context) {
-		if err := c.store.Save(ctx, c.storeKey(key), b, ttl); err != nil {
+		if err := c.store.Save(ctx, c.storeKeyOf(ctx, key), b, ttl); err != nil {
 			c.logger.Warn("entra: store save failed; the token stays in memory only", slog.String("scopes", key), slog.String("error", err.Error()))
 		}
 	})

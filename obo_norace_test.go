@@ -1,0 +1,6 @@
+//go:build !race
+
+package entra
+
+// raceEnabled: the race detector slows the million-user test tenfold.
+const raceEnabled = false
