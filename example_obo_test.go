@@ -40,7 +40,7 @@ func ExampleNewOnBehalfOfCredential() {
 
 	// The middle tier: one credential for the app, the assertion per call.
 	obo, err := entra.NewOnBehalfOfCredential(demo.TenantID, demo.OBOAPI.ClientID,
-		entra.ClientAuth{Secret: demo.OBOAPI.ClientSecret}, &entra.OnBehalfOfOptions{Options: *opts})
+		entra.ClientSecret(demo.OBOAPI.ClientSecret), &entra.OnBehalfOfOptions{Options: *opts})
 	if err != nil {
 		log.Fatal(err)
 	}

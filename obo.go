@@ -2,11 +2,8 @@ package entra
 
 import (
 	"context"
-	"crypto"
-	"crypto/rsa"
 	"crypto/x509"
 	"hash/maphash"
-	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -17,24 +14,6 @@ import (
 	"github.com/entrakit/entra/flows"
 	"github.com/entrakit/entra/internal/entrahttp"
 )
-
-// ClientAuth is how a confidential app proves its identity to Entra. Set
-// exactly one of: Secret; Certificates and Key; or Assertion. They mean
-// what the inputs of NewClientSecretCredential,
-// NewClientCertificateCredential and NewClientAssertionCredential mean
-// (Options.SendCertificateChain applies to a certificate).
-type ClientAuth struct {
-	// Secret is the client secret's Value.
-	Secret string
-	// Certificates and Key: the app's certificate (first) and chain, and
-	// its RSA key (an *rsa.PrivateKey or an RSA crypto.Signer).
-	Certificates []*x509.Certificate
-	Key          crypto.PrivateKey
-	// Assertion returns a signed client assertion (a federated token);
-	// called for each request to Entra with a ctx bounded by the fetch
-	// timeout; it must be safe for concurrent use.
-	Assertion func(ctx context.Context) (string, error)
-}
 
 // OnBehalfOfOptions configures an OnBehalfOfCredential: the Options every
 // credential takes, plus what only the on-behalf-of flow needs. nil means
@@ -128,7 +107,7 @@ func NewOnBehalfOfCredential(tenantID, clientID string, auth ClientAuth, opts *O
 	if err != nil {
 		return nil, fromFlowError("config", err)
 	}
-	c := &OnBehalfOfCredential{s: s, tenantID: tenantID, clientID: clientID, app: app, secret: auth.Secret,
+	c := &OnBehalfOfCredential{s: s, tenantID: tenantID, clientID: clientID, app: app, secret: auth.secret,
 		sessionIdle: o.SessionIdleTimeout, seed1: maphash.MakeSeed(), seed2: maphash.MakeSeed(),
 		storePrefix: "entra/v1/obo/" + host + "/" + tenantID + "/" + clientID + "/",
 		sessions:    make(map[string]*session)}
@@ -149,38 +128,20 @@ func NewOnBehalfOfCredential(tenantID, clientID string, auth ClientAuth, opts *O
 // oboAuth validates auth as the app-only constructors validate their
 // inputs.
 func oboAuth(a ClientAuth, s settings) (flows.OBOAuth, error) {
-	n := 0
-	for _, set := range []bool{a.Secret != "", len(a.Certificates) > 0 || a.Key != nil, a.Assertion != nil} {
-		if set {
-			n++
-		}
-	}
-	if n != 1 {
-		return flows.OBOAuth{}, configErrorHint("set exactly one of ClientAuth.Secret, ClientAuth.Certificates with ClientAuth.Key, or ClientAuth.Assertion",
-			"the API's own credential must be exactly one of a secret, a certificate or a client assertion (got %d)", n)
-	}
 	switch {
-	case a.Secret != "":
-		if strings.TrimSpace(a.Secret) == "" {
-			return flows.OBOAuth{}, configErrorHint("pass the secret's Value from Certificates & secrets in the app registration", "the client secret is blank")
-		}
-		return flows.OBOAuth{Secret: a.Secret}, nil
-	case a.Assertion != nil:
-		f := a.Assertion
+	case a.assertion != nil:
+		f := a.assertion
 		return flows.OBOAuth{Assertion: func(ctx context.Context, _, _ string) (string, error) { return f(ctx) }}, nil
+	case a.certs != nil || a.key != nil:
+		if err := checkCertificate(a.certs, a.key); err != nil {
+			return flows.OBOAuth{}, err
+		}
+		return flows.OBOAuth{Certs: append([]*x509.Certificate(nil), a.certs...), Key: a.key, SendX5C: s.sendCertificateChain}, nil
+	case strings.TrimSpace(a.secret) != "":
+		return flows.OBOAuth{Secret: a.secret}, nil
 	}
-	if len(a.Certificates) == 0 || a.Certificates[0] == nil {
-		return flows.OBOAuth{}, configErrorHint("load the certificate and key with entra.ParseCertificates and pass its certificates; the first must match the key", "no certificate given")
-	}
-	signer, ok := a.Key.(crypto.Signer)
-	if v := reflect.ValueOf(a.Key); !ok || !v.IsValid() || v.Kind() == reflect.Pointer && v.IsNil() {
-		return flows.OBOAuth{}, configErrorHint("pass the *rsa.PrivateKey returned by entra.ParseCertificates, or an RSA crypto.Signer (HSM, Key Vault)", "the private key is missing or cannot sign (want an RSA key)")
-	}
-	if _, isRSA := signer.Public().(*rsa.PublicKey); !isRSA {
-		return flows.OBOAuth{}, configErrorHint("use an RSA certificate, or sign the assertion yourself and set ClientAuth.Assertion", "the private key is %T: Entra certificate credentials are RSA", signer.Public())
-	}
-	certs := append([]*x509.Certificate(nil), a.Certificates...)
-	return flows.OBOAuth{Certs: certs, Key: a.Key, SendX5C: s.sendCertificateChain}, nil
+	return flows.OBOAuth{}, configErrorHint("pass entra.ClientSecret(value), entra.ClientCertificate(certs, key) or entra.ClientAssertion(f)",
+		"no client credential given (an empty secret, or a zero ClientAuth)")
 }
 
 // Keys. An entry's account (the user partition of its cache key) is "a"

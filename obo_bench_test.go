@@ -49,7 +49,7 @@ func benchAssertions(n int) []string {
 // a network.
 func oboBenchCred(tb testing.TB, o *OnBehalfOfOptions) *OnBehalfOfCredential {
 	tb.Helper()
-	c, err := NewOnBehalfOfCredential(benchTenant, benchClient, ClientAuth{Secret: "s"}, o)
+	c, err := NewOnBehalfOfCredential(benchTenant, benchClient, ClientSecret("s"), o)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package entra
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"log/slog"
 	"strings"
@@ -39,7 +38,7 @@ func (m *userEmu) oboCred(t testing.TB, edit func(*OnBehalfOfOptions)) *OnBehalf
 	if edit != nil {
 		edit(&o)
 	}
-	c, err := NewOnBehalfOfCredential(m.demo.TenantID, m.demo.OBOAPI.ClientID, ClientAuth{Secret: m.demo.OBOAPI.ClientSecret}, &o)
+	c, err := NewOnBehalfOfCredential(m.demo.TenantID, m.demo.OBOAPI.ClientID, ClientSecret(m.demo.OBOAPI.ClientSecret), &o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,9 +284,8 @@ func TestOnBehalfOfConfig(t *testing.T) {
 	t.Parallel()
 	for name, auth := range map[string]ClientAuth{
 		"none":  {},
-		"two":   {Secret: "s", Assertion: func(context.Context) (string, error) { return "a", nil }},
-		"blank": {Secret: "  "},
-		"key":   {Certificates: nil, Key: "not a key"},
+		"blank": ClientSecret("  "),
+		"key":   ClientCertificate(nil, "not a key"),
 	} {
 		_, err := NewOnBehalfOfCredential("6f1e7b5a-1c2d-4e3f-9a8b-0c1d2e3f4a5b", "1b2c3d4e-0004-4000-8000-00000000b001", auth, nil)
 		if !errors.Is(err, ErrConfig) {
