@@ -456,4 +456,6 @@ func (w *webEnv) redeemByHand(t *testing.T) (answer []byte, state, pending strin
 	return answer, state, pending
 }
 
-func faultBody(body string) entratest.Fault { return entratest.Fault{Status: http.StatusOK, Body: body} }
+func faultBody(body string) entratest.Fault {
+	return entratest.Fault{Status: http.StatusOK, Body: body}
+}
