@@ -61,7 +61,7 @@ type fakeOP struct {
 	keyIssuer string // the key's "issuer"; "" for none
 }
 
-func newFakeOP(t *testing.T, tenant, issuer, keyIssuer string) *fakeOP {
+func newFakeOP(t testing.TB, tenant, issuer, keyIssuer string) *fakeOP {
 	t.Helper()
 	op := &fakeOP{issuer: issuer, keyIssuer: keyIssuer}
 	mux := http.NewServeMux()
@@ -84,7 +84,7 @@ func newFakeOP(t *testing.T, tenant, issuer, keyIssuer string) *fakeOP {
 
 // checker returns the id token checker of app opClientID in tenant, with
 // the provider as authority host, at clock's time.
-func (op *fakeOP) checker(t *testing.T, tenant string, clock Clock) *idTokenChecker {
+func (op *fakeOP) checker(t testing.TB, tenant string, clock Clock) *idTokenChecker {
 	t.Helper()
 	cloud, err := Public.WithAuthorityHost(op.srv.URL)
 	if err != nil {
@@ -458,4 +458,44 @@ func (w *webEnv) redeemByHand(t *testing.T) (answer []byte, state, pending strin
 
 func faultBody(body string) entratest.Fault {
 	return entratest.Fault{Status: http.StatusOK, Body: body}
+}
+
+// TestIDTokenSignatureEncodingIsCanonical: a 2048-bit RS256 signature
+// leaves 4 unused bits in its last base64url character; a token whose
+// signature sets them is another string for the same signature and is
+// refused, so one signed token has one spelling (a replay cache keyed by
+// the token cannot be bypassed by respelling it).
+func TestIDTokenSignatureEncodingIsCanonical(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1_760_000_000, 0)
+	op := newFakeOP(t, opTenant, strings.Replace(opIssuerFmt, "%s", opTenant, 1), "")
+	c := op.checker(t, opTenant, newFakeClock(now))
+	valid := signJWT(t, jose.RS256, opKey(0), "k1", goodClaims(opTenant, now))
+	if _, err := c.check(context.Background(), valid, opNonce); err != nil {
+		t.Fatal(err)
+	}
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	last := strings.IndexByte(alphabet, valid[len(valid)-1])
+	for i := 1; i < 16; i++ {
+		respelled := valid[:len(valid)-1] + string(alphabet[last&^15|(last+i)&15])
+		_, err := c.check(context.Background(), respelled, opNonce)
+		if err == nil {
+			t.Fatalf("signature respelled with unused bits %04b accepted", (last+i)&15)
+		}
+		assertRefused(t, err, respelled)
+	}
+	// The decoder skips CR and LF: a token with them is refused too.
+	parts := strings.Split(valid, ".")
+	for i := range parts {
+		for _, nl := range []string{"\n", "\r", "\r\n", " ", "="} {
+			p := append([]string(nil), parts...)
+			p[i] = p[i][:5] + nl + p[i][5:]
+			respelled := strings.Join(p, ".")
+			_, err := c.check(context.Background(), respelled, opNonce)
+			if err == nil {
+				t.Fatalf("segment %d with %q inserted accepted", i, nl)
+			}
+			assertRefused(t, err, respelled)
+		}
+	}
 }
