@@ -162,20 +162,22 @@ func (a *WebApp) StartSignIn(ctx context.Context, opts *SignInOptions, scopes ..
 // code (a wrong verifier: Code "invalid_grant"), ErrInvalidIDToken. Safe
 // for concurrent use.
 func (a *WebApp) CompleteSignIn(ctx context.Context, r *http.Request, pending string) (Account, error) {
-	acct, _, err := a.complete(ctx, r, pending)
+	form, err := callbackForm(r)
+	if err != nil {
+		return Account{}, err
+	}
+	acct, _, err := a.complete(ctx, form, pending)
 	return acct, err
 }
 
-func (a *WebApp) complete(ctx context.Context, r *http.Request, pending string) (Account, pendingSignIn, error) {
+// complete finishes the sign-in pending with the callback's parameters
+// form (from callbackForm).
+func (a *WebApp) complete(ctx context.Context, form url.Values, pending string) (Account, pendingSignIn, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	if a.cache.ctx.Err() != nil {
 		return Account{}, pendingSignIn{}, closedError()
-	}
-	form, err := callbackForm(r)
-	if err != nil {
-		return Account{}, pendingSignIn{}, err
 	}
 	p, err := open(a.sealer, pending, a.s.clock.Now())
 	if err != nil {

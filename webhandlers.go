@@ -45,7 +45,8 @@ func (a *WebApp) CallbackHandler(done func(w http.ResponseWriter, r *http.Reques
 			done(w, r, Account{}, "", err)
 			return
 		}
-		// callbackForm consumed a posted body: hand the parsed form on.
+		// callbackForm consumed a posted body: done gets the parsed form
+		// as the query.
 		if r.Method == http.MethodPost {
 			r = r.Clone(r.Context())
 			r.Method = http.MethodGet
@@ -62,7 +63,7 @@ func (a *WebApp) CallbackHandler(done func(w http.ResponseWriter, r *http.Reques
 		if ctx == nil {
 			ctx = context.Background()
 		}
-		acct, p, err := a.complete(ctx, r, pending)
+		acct, p, err := a.complete(ctx, form, pending)
 		done(w, r, acct, p.ReturnTo, err)
 	})
 }

@@ -52,6 +52,11 @@ func Parse(raw string) (*Parts, error) {
 	if len(raw) > MaxTokenBytes {
 		return nil, fmt.Errorf("%w: longer than %d bytes", ErrMalformed, MaxTokenBytes)
 	}
+	// Only the base64url alphabet and the dots: the decoder would skip CR
+	// and LF, so one signed token would have many spellings.
+	if strings.IndexFunc(raw, notCompact) >= 0 {
+		return nil, fmt.Errorf("%w: a character outside base64url", ErrMalformed)
+	}
 	h, rest, ok := strings.Cut(raw, ".")
 	p, sig, ok2 := strings.Cut(rest, ".")
 	if !ok || !ok2 || strings.Contains(sig, ".") {
@@ -63,7 +68,7 @@ func Parse(raw string) (*Parts, error) {
 	if len(h) > MaxHeaderBytes {
 		return nil, fmt.Errorf("%w: header longer than %d bytes", ErrMalformed, MaxHeaderBytes)
 	}
-	hb, err := base64.RawURLEncoding.DecodeString(h)
+	hb, err := base64.RawURLEncoding.Strict().DecodeString(h)
 	if err != nil {
 		return nil, fmt.Errorf("%w: header is not base64url", ErrMalformed)
 	}
@@ -74,14 +79,14 @@ func Parse(raw string) (*Parts, error) {
 	if len(rh.Crit) > 0 || len(rh.B64) > 0 {
 		return nil, fmt.Errorf("%w: header has crit or b64 parameters", ErrMalformed)
 	}
-	pb, err := base64.RawURLEncoding.DecodeString(p)
+	pb, err := base64.RawURLEncoding.Strict().DecodeString(p)
 	if err != nil {
 		return nil, fmt.Errorf("%w: payload is not base64url", ErrMalformed)
 	}
 	if !isObject(pb) {
 		return nil, fmt.Errorf("%w: payload is not a JSON object", ErrMalformed)
 	}
-	if _, err := base64.RawURLEncoding.DecodeString(sig); err != nil {
+	if _, err := base64.RawURLEncoding.Strict().DecodeString(sig); err != nil {
 		return nil, fmt.Errorf("%w: signature is not base64url", ErrMalformed)
 	}
 	return &Parts{
@@ -102,4 +107,9 @@ func decodeObject(b []byte, v any) error {
 func isObject(b []byte) bool {
 	b = bytes.TrimSpace(b)
 	return len(b) >= 2 && b[0] == '{' && json.Valid(b)
+}
+
+// notCompact reports a character that has no place in a compact JWS.
+func notCompact(r rune) bool {
+	return !('A' <= r && r <= 'Z' || 'a' <= r && r <= 'z' || '0' <= r && r <= '9' || r == '-' || r == '_' || r == '.')
 }
