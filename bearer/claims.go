@@ -13,17 +13,17 @@ import (
 // requests that present the same token: treat them, and their slices, as
 // read-only. Safe for concurrent use.
 type Claims struct {
-	Issuer    string
-	Audience  string
-	TenantID  string // tid
-	ObjectID  string // oid: the user, or the client's service principal
-	Subject   string // sub
-	ClientID  string // azp (v2) or appid (v1): the app that requested the token
-	Version   string // "1.0" or "2.0"
-	Name      string
-	Username  string   // preferred_username (v2) or upn (v1)
-	Scopes    []string // scp, split on spaces (delegated: a user is present)
-	Roles     []string
+	Issuer   string
+	Audience string
+	TenantID string // tid
+	ObjectID string // oid: the user, or the client's service principal
+	Subject  string // sub
+	ClientID string // azp (v2) or appid (v1): the app that requested the token
+	Version  string // "1.0" or "2.0"
+	Name     string
+	Username string   // preferred_username (v2) or upn (v1)
+	Scopes   []string // scp, split on spaces (delegated: a user is present)
+	Roles    []string
 	// Capabilities are the client capabilities (xms_cc); "cp1" marks a
 	// CAE-capable client, which understands Challenge.
 	Capabilities []string

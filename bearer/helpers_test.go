@@ -226,3 +226,20 @@ func secretToken(t testing.TB, srv *entratest.Server, tenant string, cloud entra
 	}
 	return tok.AccessToken
 }
+
+// atomicTime is a settable clock.
+type atomicTime struct{ ns atomic.Int64 }
+
+func (a *atomicTime) set(t time.Time) { a.ns.Store(t.UnixNano()) }
+func (a *atomicTime) now() time.Time  { return time.Unix(0, a.ns.Load()) }
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
