@@ -73,7 +73,9 @@ func badTokens(t testing.TB) map[string][]string {
 		{"not yet valid", func(c jwt.MapClaims) { c["nbf"] = now.Add(time.Duration(6+rng.IntN(10000)) * time.Minute).Unix() }},
 		{"wrong aud", func(c jwt.MapClaims) { c["aud"] = guid() }},
 		{"wrong aud URI", func(c jwt.MapClaims) { c["aud"] = "api://" + guid() }},
-		{"graph aud", func(c jwt.MapClaims) { c["aud"] = []string{"https://graph.microsoft.com", "00000003-0000-0000-c000-000000000000"}[rng.IntN(2)] }},
+		{"graph aud", func(c jwt.MapClaims) {
+			c["aud"] = []string{"https://graph.microsoft.com", "00000003-0000-0000-c000-000000000000"}[rng.IntN(2)]
+		}},
 		{"wrong tenant", func(c jwt.MapClaims) {
 			tid := guid()
 			c["tid"] = tid
@@ -82,13 +84,17 @@ func badTokens(t testing.TB) map[string][]string {
 		{"wrong iss host", func(c jwt.MapClaims) {
 			c["iss"] = "https://" + []string{"evil.example", "login.microsoftonline.us", "sts.chinacloudapi.cn", "login.microsoftonline.de"}[rng.IntN(4)] + "/" + tenantA + "/"
 		}},
-		{"wrong cloud v2 iss", func(c jwt.MapClaims) { c["iss"], c["ver"] = "https://login.partner.microsoftonline.cn/"+tenantA+"/v2.0", "2.0" }},
+		{"wrong cloud v2 iss", func(c jwt.MapClaims) {
+			c["iss"], c["ver"] = "https://login.partner.microsoftonline.cn/"+tenantA+"/v2.0", "2.0"
+		}},
 		{"v1 token claiming v2", func(c jwt.MapClaims) {
 			c["iss"], c["ver"] = "https://sts.windows.net/"+tenantA+"/", "2.0"
 		}},
 		{"no scp or roles", func(c jwt.MapClaims) { delete(c, "scp"); delete(c, "roles") }},
 		{"ID token", func(c jwt.MapClaims) { delete(c, "azp"); delete(c, "appid"); c["nonce"] = "n" }},
-		{"wrong claim types", func(c jwt.MapClaims) { c[[]string{"scp", "roles", "tid", "ver", "exp"}[rng.IntN(5)]] = map[string]any{"x": 1} }},
+		{"wrong claim types", func(c jwt.MapClaims) {
+			c[[]string{"scp", "roles", "tid", "ver", "exp"}[rng.IntN(5)]] = map[string]any{"x": 1}
+		}},
 	}
 	for _, cf := range claimForgeries {
 		for i := range 30 {
