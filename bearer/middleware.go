@@ -3,6 +3,7 @@ package bearer
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -79,7 +80,11 @@ func (v *Validator) authenticate(r *http.Request) (*Claims, *Error) {
 	}
 	c, err := v.Validate(r.Context(), raw)
 	if err != nil {
-		return nil, err.(*Error)
+		var e *Error
+		if !errors.As(err, &e) {
+			e = invalidToken(ErrMalformed, "token rejected", "send an Entra ID access token")
+		}
+		return nil, e
 	}
 	return c, nil
 }
