@@ -3,9 +3,11 @@ package bearer_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/entrakit/entra"
 	"github.com/entrakit/entra/bearer"
 	"github.com/entrakit/entra/entratest"
 )
@@ -45,6 +47,9 @@ func TestEmulatorTokens(t *testing.T) {
 	if !errors.As(err, &be) || !errors.Is(err, bearer.ErrGraphToken) || be.Status != 401 ||
 		!strings.Contains(be.Hint, demo.API.AppIDURI+"/<scope>") {
 		t.Fatalf("Graph token: got %v, want ErrGraphToken naming %s", err, demo.API.AppIDURI)
+	}
+	if !slices.ContainsFunc(be.Findings, func(f entra.Finding) bool { return f.Code == entra.CodeGraphTokenForAPI }) {
+		t.Errorf("Graph token rejection findings %v, want %s", be.Findings, entra.CodeGraphTokenForAPI)
 	}
 
 	// A token for another API of the tenant.

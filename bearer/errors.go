@@ -1,6 +1,8 @@
 package bearer
 
 import (
+	"github.com/entrakit/entra"
+
 	"errors"
 	"net/http"
 
@@ -68,6 +70,11 @@ type Error struct {
 	Hint string
 	// Scope lists the scopes or roles a route required (insufficient_scope).
 	Scope string
+	// Findings are what entra.Inspect finds in a refused token (an
+	// invalid_token rejection): a Graph token, an id token, another
+	// cloud's or tenant's token, an expired one... They are logged with
+	// the rejection; the client only gets Reason and Hint.
+	Findings []entra.Finding
 
 	err error // one of the sentinel errors, possibly wrapping a cause
 }

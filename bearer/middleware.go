@@ -125,9 +125,12 @@ func bearerToken(r *http.Request) (string, *Error) {
 
 // reject answers err and logs its reason (never the token).
 func (v *Validator) reject(w http.ResponseWriter, r *http.Request, e *Error) {
-	v.log.LogAttrs(r.Context(), slog.LevelInfo, "entra: bearer: request rejected",
-		slog.Int("status", e.Status), slog.String("code", e.Code), slog.String("reason", e.Reason),
-		slog.String("method", r.Method), slog.String("path", short(r.URL.Path)))
+	attrs := []slog.Attr{slog.Int("status", e.Status), slog.String("code", e.Code), slog.String("reason", e.Reason),
+		slog.String("method", r.Method), slog.String("path", short(r.URL.Path))}
+	for _, f := range e.Findings {
+		attrs = append(attrs, slog.String(string(f.Code), f.Message+" — fix: "+f.Fix))
+	}
+	v.log.LogAttrs(r.Context(), slog.LevelInfo, "entra: bearer: request rejected", attrs...)
 	WriteError(w, v.realm, e)
 }
 

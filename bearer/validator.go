@@ -134,6 +134,14 @@ func New(tenantID, clientID string, opts *Options) (*Validator, error) {
 // it). A rejection is an *Error carrying the HTTP status, RFC 6750 code,
 // reason and hint; it never contains the token. Safe for concurrent use.
 func (v *Validator) Validate(ctx context.Context, raw string) (*Claims, error) {
+	c, err := v.validate(ctx, raw)
+	if e, ok := err.(*Error); ok && e.Code == CodeInvalidToken && len(raw) <= MaxTokenBytes {
+		e.Findings = entra.InspectFindings(raw, &entra.InspectOptions{Audience: v.appIDURI, Cloud: v.cloud, Now: v.now()})
+	}
+	return c, err
+}
+
+func (v *Validator) validate(ctx context.Context, raw string) (*Claims, error) {
 	if len(raw) > MaxTokenBytes {
 		return nil, invalidToken(ErrMalformed, fmt.Sprintf("token longer than %d bytes", MaxTokenBytes), "send an Entra ID access token")
 	}
