@@ -21,13 +21,7 @@ import (
 func runClient(cfg *config, mid *middleTier, out io.Writer) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	pool := cfg.pool.Clone()
-	pool.AddCert(mid.Certificate())
-	u, _ := url.Parse(mid.URL)
-	cred, err := entra.NewDeviceCodeCredential(cfg.tenantID, cfg.publicClientID,
-		func(context.Context, entra.DeviceCode) error { return nil }, // the emulator approves the code at once
-		&entra.Options{Cloud: cfg.cloud, HTTPClient: httpClient(pool), DisableInstanceDiscovery: cfg.disableInstanceDiscover,
-			AllowedHosts: []string{u.Host}}) // the scope, api://..., names no host: allow the middle tier's
+	cred, hc, err := newClient(cfg, mid)
 	if err != nil {
 		return err
 	}
@@ -55,7 +49,7 @@ func runClient(cfg *config, mid *middleTier, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := sendGraphToken(ctx, mid, httpClient(pool), graphTok.AccessToken, out); err != nil {
+	if err := sendGraphToken(ctx, mid, hc, graphTok.AccessToken, out); err != nil {
 		return err
 	}
 	// 5. The same token given to the on-behalf-of credential directly
@@ -69,6 +63,24 @@ func runClient(cfg *config, mid *middleTier, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "on-behalf-of with the Graph token: refused (ErrBadAssertion, %s), requests to Entra: %d\n  hint: %s\n", e.Code, n, e.Hint)
 	return nil
+}
+
+// newClient returns the client's credential (the demo public client,
+// device code flow) and a plain HTTP client, both trusting the emulator
+// and the middle tier.
+func newClient(cfg *config, mid *middleTier) (*entra.UserCredential, *http.Client, error) {
+	pool := cfg.pool.Clone()
+	pool.AddCert(mid.Certificate())
+	u, err := url.Parse(mid.URL)
+	if err != nil {
+		return nil, nil, err
+	}
+	hc := httpClient(pool)
+	cred, err := entra.NewDeviceCodeCredential(cfg.tenantID, cfg.publicClientID,
+		func(context.Context, entra.DeviceCode) error { return nil }, // the emulator approves the code at once
+		&entra.Options{Cloud: cfg.cloud, HTTPClient: hc, DisableInstanceDiscovery: cfg.disableInstanceDiscover,
+			AllowedHosts: []string{u.Host}}) // the scope, api://..., names no host: allow the middle tier's
+	return cred, hc, err
 }
 
 // callChain calls the middle tier's /me with hc (which adds the user's

@@ -30,13 +30,14 @@
 //	    [-cloud usgov] [-addr 127.0.0.1:5001]
 //
 // and call GET /me with "Authorization: Bearer <token for
-// api://<middle tier app ID>/access_as_user>". (It serves plain http on
-// that loopback address for trying out; serve https in production.)
+// api://<middle tier app ID>/access_as_user>", trusting the certificate
+// it prints (made at start for 127.0.0.1: use your own in production).
 package main
 
 import (
 	"context"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -105,17 +106,37 @@ func run(args []string, out io.Writer) int {
 		fmt.Fprintf(out, "  downstream:  %s (%s)\n", downstream.URL, scope(cfg.apiIDURI))
 	}
 	if cfg.emu == nil {
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-		defer stop()
-		fmt.Fprintf(out, "call GET %s/me with \"Authorization: Bearer <token for %s>\"; Ctrl-C stops\n", mid.URL, scope(cfg.midIDURI))
-		<-ctx.Done()
-		return 0
+		return serve(cfg, mid, out)
 	}
 	if err := runClient(cfg, mid, out); err != nil {
 		fmt.Fprintln(out, "FAILED:", err)
 		return 2
 	}
 	fmt.Fprintln(out, "ok")
+	return 0
+}
+
+// serve (real tenant) waits for callers until interrupted. The middle
+// tier's certificate, made at start, is written to a file for the caller
+// to trust.
+func serve(cfg *config, mid *middleTier, out io.Writer) int {
+	f, err := os.CreateTemp("", "obo-api-*.pem")
+	if err == nil {
+		err = pem.Encode(f, &pem.Block{Type: "CERTIFICATE", Bytes: mid.Certificate().Raw})
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		defer os.Remove(f.Name())
+	}
+	if err != nil {
+		fmt.Fprintln(out, "obo-api:", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	fmt.Fprintf(out, "call it with a token for %s, e.g.\n  curl --cacert %s -H \"Authorization: Bearer $TOKEN\" %s/me\nCtrl-C stops\n",
+		scope(cfg.midIDURI), f.Name(), mid.URL)
+	<-ctx.Done()
 	return 0
 }
 
@@ -128,7 +149,7 @@ func configure(args []string, out io.Writer) (*config, func(), error) {
 	clientID := fs.String("client-id", "", "the middle tier's client ID (with -tenant; secret in AZURE_CLIENT_SECRET)")
 	apiID := fs.String("api-client-id", "", "the downstream API's client ID (with -tenant; empty: Graph only)")
 	cloudName := fs.String("cloud", "public", "cloud: public, usgov, usgovdod, china")
-	addr := fs.String("addr", "127.0.0.1:5001", "with -tenant: where the middle tier listens")
+	addr := fs.String("addr", "127.0.0.1:5001", "with -tenant: where the middle tier listens (https)")
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, err
 	}

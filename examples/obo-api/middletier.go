@@ -54,7 +54,7 @@ type hop struct {
 }
 
 // startMiddleTier starts the middle tier: https on a loopback port
-// embedded, else plain http on cfg.addr.
+// embedded, else on cfg.addr.
 func startMiddleTier(cfg *config, downstream *httptest.Server) (*middleTier, error) {
 	m := &middleTier{cfg: cfg, base: httpClient(cfg.pool).Transport}
 	if downstream != nil {
@@ -86,17 +86,18 @@ func startMiddleTier(cfg *config, downstream *httptest.Server) (*middleTier, err
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /me", m.validator.Middleware(m.validator.RequireScopes("access_as_user")(http.HandlerFunc(m.me))))
-	if cfg.emu != nil {
-		m.Server = httptest.NewTLSServer(mux)
-		return m, nil
+	m.Server = httptest.NewUnstartedServer(mux) // https with a certificate for 127.0.0.1 made at start
+	if cfg.emu == nil {
+		ln, err := net.Listen("tcp", cfg.addr)
+		if err != nil {
+			m.obo.Close()
+			return nil, err
+		}
+		m.Listener.Close()
+		m.Listener = ln
 	}
-	ln, err := net.Listen("tcp", cfg.addr)
-	if err != nil {
-		m.obo.Close()
-		return nil, err
-	}
-	m.Server = &httptest.Server{Listener: ln, Config: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}}
-	m.Start()
+	m.Config.ReadHeaderTimeout = 10 * time.Second
+	m.StartTLS()
 	return m, nil
 }
 
