@@ -78,7 +78,7 @@ func newClient(cfg *config, mid *middleTier) (*entra.UserCredential, *http.Clien
 	hc := httpClient(pool)
 	cred, err := entra.NewDeviceCodeCredential(cfg.tenantID, cfg.publicClientID,
 		func(context.Context, entra.DeviceCode) error { return nil }, // the emulator approves the code at once
-		&entra.Options{Cloud: cfg.cloud, HTTPClient: hc, DisableInstanceDiscovery: cfg.disableInstanceDiscover,
+		&entra.Options{Cloud: cfg.cloud, HTTPClient: hc, DisableInstanceDiscovery: cfg.disableInstanceDiscovery,
 			AllowedHosts: []string{u.Host}}) // the scope, api://..., names no host: allow the middle tier's
 	return cred, hc, err
 }

@@ -65,9 +65,9 @@ type config struct {
 	addr     string         // real tenant: where the middle tier listens
 
 	// Embedded mode only.
-	emu                     *entratest.Server
-	publicClientID, user    string
-	disableInstanceDiscover bool
+	emu                      *entratest.Server
+	publicClientID           string
+	disableInstanceDiscovery bool
 }
 
 // scope returns appIDURI's delegated scope access_as_user.
@@ -192,6 +192,6 @@ func configure(args []string, out io.Writer) (*config, func(), error) {
 		midID: demo.OBOAPI.ClientID, midIDURI: demo.OBOAPI.AppIDURI, secret: demo.OBOAPI.ClientSecret,
 		apiID: demo.API.ClientID, apiIDURI: demo.API.AppIDURI,
 		cloud: cloud, pool: srv.CertPool().Clone(),
-		emu: srv, publicClientID: demo.PublicClient.ClientID, user: demo.User.Username, disableInstanceDiscover: true}
+		emu: srv, publicClientID: demo.PublicClient.ClientID, disableInstanceDiscovery: true}
 	return cfg, srv.Close, nil
 }

@@ -77,7 +77,7 @@ func startMiddleTier(cfg *config, downstream *httptest.Server) (*middleTier, err
 	})}
 	m.obo, err = entra.NewOnBehalfOfCredential(cfg.tenantID, cfg.midID, entra.ClientSecret(cfg.secret),
 		&entra.OnBehalfOfOptions{
-			Options:   entra.Options{Cloud: cfg.cloud, HTTPClient: counting, DisableInstanceDiscovery: cfg.disableInstanceDiscover},
+			Options:   entra.Options{Cloud: cfg.cloud, HTTPClient: counting, DisableInstanceDiscovery: cfg.disableInstanceDiscovery},
 			AppIDURIs: []string{cfg.midIDURI},
 		})
 	if err != nil {
