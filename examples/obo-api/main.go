@@ -31,7 +31,8 @@
 //
 // and call GET /me with "Authorization: Bearer <token for
 // api://<middle tier app ID>/access_as_user>", trusting the certificate
-// it prints (made at start for 127.0.0.1: use your own in production).
+// it writes to a file and prints (made at start for 127.0.0.1: use your
+// own in production).
 package main
 
 import (
