@@ -22,6 +22,7 @@ import (
 // they are used under. A snippet using another package fails to compile:
 // add it here.
 var readmeImports = map[string]string{
+	"bearer":    "github.com/entrakit/entra/bearer",
 	"context":   "context",
 	"entra":     "github.com/entrakit/entra",
 	"entratest": "github.com/entrakit/entra/entratest",
@@ -67,10 +68,14 @@ func readmeFunc(i int, snippet string) (string, []string, error) {
 		return "", nil, fmt.Errorf("README go block %d does not parse: %v", i+1, err)
 	}
 	var declared, pkgs []string
+	var lits []ast.Node // function literals: their variables are not in scope at the end
 	ast.Inspect(f, func(n ast.Node) bool {
 		switch n := n.(type) {
+		case *ast.FuncLit:
+			lits = append(lits, n)
 		case *ast.AssignStmt:
-			if n.Tok == token.DEFINE {
+			inLit := slices.ContainsFunc(lits, func(l ast.Node) bool { return l.Pos() <= n.Pos() && n.End() <= l.End() })
+			if n.Tok == token.DEFINE && !inLit {
 				for _, l := range n.Lhs {
 					if id, ok := l.(*ast.Ident); ok && id.Name != "_" && !slices.Contains(declared, id.Name) {
 						declared = append(declared, id.Name)
