@@ -278,9 +278,28 @@ func (c *OnBehalfOfCredential) fetch(ctx context.Context, set scopeSet, claims s
 	rec := &assertionRecord{}
 	r, err := c.app.Token(context.WithValue(ctx, assertionRecordKey{}, rec), a, set.scopes, claims)
 	if err != nil {
-		return tokenResult{}, c.flowError(rec, err, a)
+		return tokenResult{}, interactionNeeded(c.flowError(rec, err, a), claimsOf(err))
 	}
 	return onClock(c.s.clock, r), nil
+}
+
+// interactionNeeded marks an on-behalf-of failure that only the user can
+// cure (MFA, Conditional Access: interaction_required, AADSTS50076 or
+// 50079, or any answer carrying a claims challenge) as
+// ErrInteractionRequired with the challenge: the API sends it back to its
+// client (bearer.Challenge), which signs the user in with those claims.
+func interactionNeeded(err error, challenge string) error {
+	e, ok := err.(*Error)
+	if !ok || e.Err != nil {
+		return err
+	}
+	if challenge == "" && e.Code != "interaction_required" && !e.HasCode(50076) && !e.HasCode(50079) {
+		return err
+	}
+	e.Err, e.Claims = ErrInteractionRequired, challenge
+	e.Hint = "the user must sign in again to satisfy a policy (MFA, Conditional Access): answer the request with " +
+		"bearer.Challenge(w, err.Claims) so the client signs in with those claims and calls again"
+	return e
 }
 
 // flowError maps a failed request; the error text never holds the user

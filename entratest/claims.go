@@ -19,6 +19,7 @@ const maxClaimsRequest = 8 << 10
 type claimsRequest struct {
 	capabilities []string // access_token.xms_cc.values, lower-cased (at most 8)
 	nbf          int64    // access_token.nbf.value, 0 if absent
+	capolids     []string // access_token.capolids.values: policies the token must satisfy (at most 8)
 }
 
 // parseClaimsRequest reads a claims parameter. Anything malformed or
@@ -51,6 +52,12 @@ func parseClaimsRequest(raw string) claimsRequest {
 				}
 				if s = strings.ToLower(s); !hasScope(out.capabilities, s) {
 					out.capabilities = append(out.capabilities, s)
+				}
+			}
+		case "capolids":
+			for _, x := range c.Values {
+				if s, ok := x.(string); ok && isGUID(s) && len(out.capolids) < 8 {
+					out.capolids = append(out.capolids, strings.ToLower(s))
 				}
 			}
 		case "nbf":

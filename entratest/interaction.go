@@ -2,6 +2,7 @@ package entratest
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -113,9 +114,12 @@ func (s *Server) signInEpoch() uint64 {
 }
 
 // checkMFA applies the MFA rules to a user token for u, obtained by client
-// for resource, from a session that signed in at epoch signIn. It reports
-// whether the session performed MFA (some rule applied and was met).
-func (s *Server) checkMFA(u *user, client, resource *app, signIn uint64) (bool, *oauthError) {
+// for resource, from a session that signed in at epoch signIn, and the
+// rules of the policies the request's claims name (capolids: a claims
+// challenge passed on by a middle tier, as Entra evaluates them). It
+// reports whether the session performed MFA (some rule applied and was
+// met).
+func (s *Server) checkMFA(u *user, client, resource *app, signIn uint64, capolids []string) (bool, *oauthError) {
 	keys := []string{"user:" + strings.ToLower(u.Username)}
 	for _, a := range []*app{client, resource} {
 		if a != nil {
@@ -125,6 +129,11 @@ func (s *Server) checkMFA(u *user, client, resource *app, signIn uint64) (bool, 
 	p := &s.policy
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	for k := range p.mfa {
+		if !slices.Contains(keys, k) && slices.Contains(capolids, derivedGUID("capolicy", k)) {
+			keys = append(keys, k)
+		}
+	}
 	mfa := false
 	for _, k := range keys {
 		rule, ok := p.mfa[k]

@@ -89,7 +89,7 @@ func (s *Server) issueUserTokens(req *tokenRequest, g userGrant) (map[string]any
 	if e != nil {
 		return nil, e
 	}
-	mfa, e := s.checkMFA(g.user, req.client, g.rs.resource, g.signIn)
+	mfa, e := s.checkMFA(g.user, req.client, g.rs.resource, g.signIn, req.claims.capolids)
 	if e != nil {
 		return nil, e
 	}
