@@ -21,7 +21,7 @@ import (
 
 var _ = register(&command{
 	name:    "demo",
-	summary: "walk through every flow against an in-process emulator: secret, certificate, device code, browser, on-behalf-of, cache, clouds, Graph, inspect",
+	summary: "see every flow, the cache, clouds, Graph and inspect at work against an in-process emulator (about 6 s)",
 	help:    printDemoUsage,
 	run:     runDemo,
 })
@@ -47,7 +47,9 @@ lines a step:
 No Azure tenant, network access or file is needed: everything listens on
 127.0.0.1 and is gone when the command ends, in a few seconds (the device
 code step waits for Entra's 5-second polling interval). Tokens are never
-printed, only their first characters and length.
+printed, only their first characters and length. If a step fails, the
+demo stops there: it prints FAILED, then one line on standard error naming
+the step, with a hint, and exits 1.
 
 Examples:
   entra demo
@@ -137,9 +139,7 @@ func runDemo(ctx context.Context, args []string, s stdio) error {
 	for i, st := range demoSteps {
 		d.step, d.name, d.lines = i+1, st.name, 0
 		if err := st.run(d, ctx); err != nil {
-			if d.lines > 0 {
-				d.emit("FAILED")
-			}
+			d.emit("FAILED")
 			return fmt.Errorf("step %d (%s) failed: %s", d.step, st.name, hinted(err))
 		}
 	}
@@ -256,8 +256,13 @@ func trimEntra(err error) string { return strings.TrimPrefix(err.Error(), "entra
 // hinted is err's text with a hint: entra's own, or a general one.
 func hinted(err error) string {
 	var e *entra.Error
-	if errors.As(err, &e) && e.Hint != "" {
+	switch {
+	case errors.As(err, &e) && e.Hint != "":
 		return trimEntra(err)
+	case errors.Is(err, context.Canceled):
+		return trimEntra(err) + " — hint: the demo was interrupted; run it again to see every step"
+	case errors.Is(err, context.DeadlineExceeded):
+		return trimEntra(err) + " — hint: the demo ran out of time (it normally takes about 6 s); the machine may be overloaded: run it again"
 	}
 	return trimEntra(err) + " — hint: the demo runs in this process against its own emulator; run it again, and if it fails the same way report it with the output of 'entra version'"
 }
