@@ -84,13 +84,12 @@ type demo struct {
 	val        *bearer.Validator
 	apiDefault string // the demo API's app-only scope
 
-	daemon    *entra.Credential     // step 1's, reused by 6, 8 and 9
-	fetchCost time.Duration         // step 1's first token, a request to Entra
-	user      *entra.UserCredential // step 4's browser sign-in, used by step 5
-	account   entra.Account
-	device    *deviceRun  // step 3, started before step 1
-	refresh   *refreshRun // step 6's second emulator, started before step 1
-	closers   []func()
+	daemon  *entra.Credential     // step 1's, reused by 6, 8 and 9
+	user    *entra.UserCredential // step 4's browser sign-in, used by step 5
+	account entra.Account
+	device  *deviceRun  // step 3, started before step 1
+	refresh *refreshRun // step 6's second emulator, started before step 1
+	closers []func()
 }
 
 // demoStep is one numbered step.

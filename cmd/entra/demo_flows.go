@@ -36,8 +36,7 @@ func (d *demo) secret(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	d.fetchCost = time.Since(t0)
-	return d.appOnly(tok.AccessToken, d.fetchCost)
+	return d.appOnly(tok.AccessToken, time.Since(t0))
 }
 
 // certificate is step 2: client credentials with a signed assertion.
@@ -136,9 +135,14 @@ func (d *demo) deviceCode(ctx context.Context) error {
 	select {
 	case dc := <-r.prompt:
 		d.emit("%s", dc.Message)
-	case <-r.done:
-		if r.err == nil {
-			r.err = errors.New("the sign-in ended without showing a code")
+	case <-r.done: // the prompt, if any, was sent before
+		select {
+		case dc := <-r.prompt:
+			d.emit("%s", dc.Message)
+		default:
+			if r.err == nil {
+				return errors.New("the sign-in ended without showing a code")
+			}
 		}
 	case <-ctx.Done():
 		return ctx.Err()

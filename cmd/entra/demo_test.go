@@ -37,7 +37,7 @@ func TestBinaryDemo(t *testing.T) {
 		"3  device code", "enter the code", "approved it",
 		"4  authorization code", "loopback listener http://localhost:", "PKCE S256", "signed in",
 		"5  on-behalf-of", "middle tier", "bearer middleware: valid", "OBO token for https://graph.microsoft.com", "Graph /v1.0/me as the user: Alice Demo",
-		"6  cache", "hit: Credential.Token", "ns/op", "0 requests", "refresh_in", "background refresh", "the new token arrived",
+		"6  cache", "hit:  Credential.Token", "ns/op", "no request", "miss: one request to Entra", "refresh_in", "background refresh", "the new token arrived",
 		"7  clouds", "https://login.microsoftonline.com", "https://graph.microsoft.com", "https://login.partner.microsoftonline.cn",
 		"https://microsoftgraph.chinacloudapi.cn", "https://graph.microsoft.us", "https://dod-graph.microsoft.us", "https://graph.microsoft.de",
 		"8  Microsoft Graph", "/v1.0/users", "200 OK", "Alice Demo <alice@contoso.onmicrosoft.com>",
