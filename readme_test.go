@@ -177,7 +177,7 @@ func TestReadmeFreshMachine(t *testing.T) {
 	if j := strings.Index(section[3:], "\n## "); j >= 0 {
 		section = section[:j+3]
 	}
-	for _, cmd := range []string{"\ngo run ./examples/daemon ", "\ngo test -race ./... "} {
+	for _, cmd := range []string{"\ngo run ./cmd/entra demo ", "\ngo test -race ./... "} {
 		if !strings.Contains(section, cmd) {
 			t.Errorf("the fresh-machine block lacks %q", strings.TrimSpace(cmd))
 		}
