@@ -3,6 +3,8 @@
 //	entra token    [flags]           get an access token (secret, certificate, device code, browser)
 //	entra inspect  [flags] [TOKEN]   explain a token and the known mistakes it shows
 //	entra emulator [flags]           start the local Entra ID emulator
+//	entra demo                       walk through every flow against an in-process emulator
+//	entra cache    ls|clear          list or clear the encrypted token cache
 //	entra version
 //	entra help [command]
 //
