@@ -98,9 +98,11 @@ type Report struct {
 	// Remaining is the time left until ExpiresAt at the inspection (≤ 0
 	// once expired).
 	Remaining time.Duration `json:"remaining"`
-	// Verified is false: Inspect reads the token without checking its
-	// signature, so nothing in the report is proven. APIs must validate
-	// tokens (the signature, iss, aud, exp) before trusting them.
+	// Verified is false from Inspect and InspectWith, which read the
+	// token without checking its signature, so nothing in the report is
+	// proven; InspectVerified sets it when the signature verifies. APIs
+	// must validate tokens (the signature, iss, aud, exp) before trusting
+	// them: package bearer does.
 	Verified bool      `json:"verified"`
 	Findings []Finding `json:"findings"`
 }

@@ -76,3 +76,27 @@ func TestBinaryDeviceCodeSignInIsRemembered(t *testing.T) {
 		t.Errorf("second run prompted again: %q", second.stderr)
 	}
 }
+
+func TestBinaryInspectVerify(t *testing.T) {
+	info := startEmulator(t)
+	tok := runBin(t, "", []string{"AZURE_CLIENT_SECRET=" + info.Daemon.ClientSecret}, "token", "--no-cache", "--authority-host", info.AuthorityHost,
+		"--ca-file", info.CACertFile, "--tenant", info.TenantID, "--client-id", info.Daemon.ClientID, "--scope", info.API.AppIDURI+"/.default")
+	if tok.code != 0 {
+		t.Fatalf("token: %d %q", tok.code, tok.stderr)
+	}
+	raw := strings.TrimSpace(tok.stdout)
+	r := runBin(t, raw, nil, "inspect", "--verify", "--authority-host", info.AuthorityHost, "--ca-file", info.CACertFile)
+	if r.code != 0 || !strings.Contains(r.stdout, "signature verified") {
+		t.Fatalf("verify a genuine token: exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
+	// The signature of another token: bad-signature, exit 1.
+	parts := strings.Split(raw, ".")
+	other := parts[0] + "." + parts[1] + "." + strings.Repeat("A", len(parts[2]))
+	r = runBin(t, other, nil, "inspect", "--json", "--verify", "--authority-host", info.AuthorityHost, "--ca-file", info.CACertFile)
+	if r.code != 1 || !strings.Contains(r.stdout, `"bad-signature"`) || !strings.Contains(r.stdout, `"verified": false`) {
+		t.Fatalf("verify a forged signature: exit %d, %q", r.code, r.stdout)
+	}
+	if r := runBin(t, raw, nil, "inspect", "--ca-file", info.CACertFile); r.code != 2 {
+		t.Errorf("--ca-file without --verify: exit %d, want 2", r.code)
+	}
+}

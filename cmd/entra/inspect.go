@@ -37,6 +37,12 @@ Examples:
   entra inspect --target https://graph.microsoft.com/v1.0/me < token.txt
   entra inspect --middle-tier 11111111-2222-3333-4444-555555555555 "$ASSERTION"
   entra inspect --json "$TOKEN" | jq '.findings[].code'
+  entra inspect --verify "$TOKEN"        # also check the signature with the tenant's keys
+
+--verify fetches the signing keys of the token's tenant from its cloud's
+authority host (a preset; for the emulator or a custom cloud, pass
+--authority-host and --ca-file) and checks the signature: "verified", or
+the finding bad-signature (exit 1) or not-verified.
 
 Colours are used only when standard output is a terminal (and NO_COLOR is
 unset).
@@ -45,7 +51,8 @@ flags:
 `
 
 type inspectFlags struct {
-	json                                bool
+	json, verify                        bool
+	authorityHost, caFile               string
 	target, audience, middleTier, appID string
 	version                             int
 	at                                  string
@@ -60,6 +67,9 @@ func newInspectFlagSet(f *inspectFlags) *flag.FlagSet {
 	fs.StringVar(&f.middleTier, "middle-tier", "", "the token is an on-behalf-of assertion for this middle-tier `client-id` (its aud must be that API: AADSTS50013)")
 	fs.StringVar(&f.appID, "middle-tier-uri", "", "the middle tier's App ID `URI`, when not api://<client-id>")
 	fs.IntVar(&f.version, "accepted-version", 0, "the receiving API's accessTokenAcceptedVersion (1 or 2)")
+	fs.BoolVar(&f.verify, "verify", false, "also verify the signature with the keys the token's tenant publishes (a network request)")
+	fs.StringVar(&f.authorityHost, "authority-host", "", "--verify: the authority host `URL` of a custom cloud or the emulator")
+	fs.StringVar(&f.caFile, "ca-file", "", "--verify: PEM `file` of extra CA certificates to trust, e.g. the emulator's ca_cert_file")
 	fs.StringVar(&f.at, "at", "", "inspect as of `TIME` (RFC 3339 or Unix seconds), e.g. when a request failed; default now")
 	return fs
 }
@@ -72,7 +82,7 @@ func printInspectUsage(w io.Writer) {
 	fmt.Fprint(w, "\n"+exitCodes)
 }
 
-func runInspect(_ context.Context, args []string, s stdio) error {
+func runInspect(ctx context.Context, args []string, s stdio) error {
 	var f inspectFlags
 	fs := newInspectFlagSet(&f)
 	if err := fs.Parse(args); err != nil {
@@ -108,7 +118,16 @@ func runInspect(_ context.Context, args []string, s stdio) error {
 		}
 		raw = string(b)
 	}
-	r, err := entra.InspectWith(raw, opts)
+	if (f.authorityHost != "" || f.caFile != "") && !f.verify {
+		return usageError{"--authority-host and --ca-file are for --verify"}
+	}
+	var r *entra.Report
+	var err error
+	if f.verify {
+		r, err = verifyReport(ctx, raw, opts, f)
+	} else {
+		r, err = entra.InspectWith(raw, opts)
+	}
 	if err != nil {
 		fmt.Fprintf(s.errOut, "entra inspect: %s\n", oneLine(strings.TrimPrefix(err.Error(), "entra: inspect: ")))
 		return exitStatus(2)
@@ -169,7 +188,11 @@ func printReport(w io.Writer, r *entra.Report, p palette) {
 	if cloud == "" {
 		cloud = "not a Microsoft cloud"
 	}
-	fmt.Fprintf(w, "%s%s%s, cloud %s %s(decoded, signature NOT verified)%s\n", p.bold, head, p.reset, cloud, p.dim, p.reset)
+	verified := "(decoded, signature NOT verified)"
+	if r.Verified {
+		verified = "(signature verified with the tenant's keys)"
+	}
+	fmt.Fprintf(w, "%s%s%s, cloud %s %s%s%s\n", p.bold, head, p.reset, cloud, p.dim, verified, p.reset)
 	row := func(k, v string) {
 		if v != "" {
 			fmt.Fprintf(w, "  %-10s %s\n", k, v)
@@ -220,4 +243,21 @@ func human(d time.Duration) string {
 		return strconv.Itoa(int(d/(24*time.Hour))) + " days"
 	}
 	return d.Round(time.Second).String()
+}
+
+// verifyReport is InspectVerified with the cloud and TLS trust of the
+// flags.
+func verifyReport(ctx context.Context, raw string, opts *entra.InspectOptions, f inspectFlags) (*entra.Report, error) {
+	hc, err := httpClient(f.caFile)
+	if err != nil {
+		return nil, err
+	}
+	if f.authorityHost != "" {
+		if opts.Cloud, err = entra.Public.WithAuthorityHost(f.authorityHost); err != nil {
+			return nil, err
+		}
+	}
+	vctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return entra.InspectVerified(vctx, raw, hc, opts)
 }
