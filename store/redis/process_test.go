@@ -54,7 +54,8 @@ func TestMain(m *testing.M) {
 
 // children are the kinds of child process, by ENTRA_REDIS_CHILD.
 var children = map[string]func() error{
-	"obo": runOBOChild,
+	"obo":    runOBOChild,
+	"webapp": runWebAppChild,
 }
 
 // child is a running child process.
