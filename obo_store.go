@@ -26,9 +26,12 @@ func (c *cache) storeKeyOf(ctx context.Context, key string) string {
 // session key: neither can be recovered from a SHA-256 of a random-looking
 // token. The assertion (or session key) comes from the fetch's ctx.
 func (c *OnBehalfOfCredential) storeKeyOf(ctx context.Context, key string) string {
+	// A key is the account (accountLen bytes of kind and hash, which may
+	// include 0 bytes), a 0 separator and the scopes: the scopes start at
+	// a fixed offset, not at the first 0 byte.
 	scopes := ""
-	if i := strings.IndexByte(key, 0); i >= 0 {
-		scopes = key[i+1:]
+	if len(key) > accountLen && key[accountLen] == 0 {
+		scopes = key[accountLen+1:]
 	}
 	if strings.HasPrefix(key, "s") {
 		if sk, _ := ctx.Value(sessionCtxKey{}).(string); sk != "" {
