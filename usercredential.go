@@ -148,8 +148,10 @@ func (c *UserCredential) Accounts(ctx context.Context) ([]Account, error) {
 }
 
 // SignOut forgets account: its refresh token and every cached token of
-// it, in memory and in the Store. A TokenSource of the account then
-// answers ErrInteractionRequired. ctx bounds the wait for a refresh of
+// it, in memory and in the Store (where a tombstone stays, so other
+// instances sharing the Store refuse to refresh the account; access
+// tokens already in their memory are served until they expire). A
+// TokenSource of the account then answers ErrInteractionRequired. ctx bounds the wait for a refresh of
 // the account in flight. Signing out an unknown account is not an error.
 // Safe for concurrent use.
 func (c *UserCredential) SignOut(ctx context.Context, account Account) error {

@@ -274,8 +274,10 @@ func (a *WebApp) Client(ctx context.Context, account Account, scopes ...string) 
 func (a *WebApp) Accounts(ctx context.Context) ([]Account, error) { return a.book.list(), nil }
 
 // SignOut forgets account in this app: its refresh token and cached
-// tokens, in memory and in the Store (Entra's own session cookie is
-// untouched: send the browser to SignOutURL for that). ctx bounds the wait
+// tokens, in memory and in the Store (a tombstone stays there: other
+// instances refuse to refresh the account, and serve access tokens
+// already in their memory only until they expire). Entra's own session
+// cookie is untouched: send the browser to SignOutURL for that. ctx bounds the wait
 // for a refresh in flight. Safe for concurrent use.
 func (a *WebApp) SignOut(ctx context.Context, account Account) error { return a.signOut(ctx, account) }
 
