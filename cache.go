@@ -62,12 +62,14 @@ type cache struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	// index mirrors entries for lookups that take no lock.
+	sched scheduler // the one timer of all entries
+
+	// index maps each live entry's key to its hot cell, for lookups that
+	// take no lock. Written with mu held.
 	index sync.Map // string -> *hotCell of the entry
 
-	mu       sync.Mutex // guards what follows; writers update index too
-	entries  map[string]*entry
-	order    []*entry // the entries again, in no order: eviction samples it at random
+	mu       sync.Mutex // guards what follows
+	order    []*entry   // the live entries, in no order: eviction samples it at random
 	closed   bool
 	ticker   Timer     // the pending tick, nil when idle
 	lastTick time.Time // wall clock of the last tick
@@ -90,7 +92,7 @@ func newCache(s settings, fetch fetchFunc, storeKey func(string) string) *cache 
 		storeSlots:   make(chan struct{}, maxStoreCalls),
 		ctx:          ctx,
 		cancel:       cancel,
-		entries:      make(map[string]*entry),
+		sched:        scheduler{clock: s.clock},
 	}
 }
 
@@ -120,7 +122,7 @@ func (c *cache) entry(set scopeSet) *entry {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e := c.entries[set.key]; e != nil {
+	if e := c.lookup(set.key); e != nil {
 		return e
 	}
 	now := c.clock.Now()
@@ -129,11 +131,10 @@ func (c *cache) entry(set scopeSet) *entry {
 		e.phase.Store(phaseClosed)
 		return e
 	}
-	for len(c.entries) >= c.maxEntries {
+	for len(c.order) >= c.maxEntries {
 		c.evictOneLocked()
 	}
-	c.entries[set.key] = e
-	e.pos = len(c.order)
+	e.pos = int32(len(c.order))
 	c.order = append(c.order, e)
 	c.index.Store(set.key, e.hot)
 	c.startTickingLocked(now)
@@ -182,17 +183,17 @@ func evictsBefore(a, b *entry) bool {
 	return a.recency.Load() < b.recency.Load()
 }
 
-// removeLocked drops e from the map and the index and retires it as
+// removeLocked drops e from the index and the order and retires it as
 // evicted: a TokenSource still holding it forwards to the live entry.
 // c.mu held.
 func (c *cache) removeLocked(e *entry) {
-	if c.entries[e.set.key] == e {
-		delete(c.entries, e.set.key)
+	if e.pos >= 0 && int(e.pos) < len(c.order) && c.order[e.pos] == e {
 		c.index.Delete(e.set.key)
 		last := c.order[len(c.order)-1]
 		c.order[e.pos], last.pos = last, e.pos
 		c.order[len(c.order)-1] = nil
 		c.order = c.order[:len(c.order)-1]
+		e.pos = -1
 	}
 	e.mu.Lock()
 	e.retire(phaseEvicted)
@@ -214,11 +215,11 @@ func (c *cache) removeAccount(account string) {
 	}
 }
 
-// len returns the number of entries in the map.
+// len returns the number of live entries.
 func (c *cache) len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.entries)
+	return len(c.order)
 }
 
 // close retires every entry, stops the tick and cancels fetches in
@@ -230,7 +231,7 @@ func (c *cache) close() {
 		return
 	}
 	c.closed = true
-	for _, e := range c.entries {
+	for _, e := range c.order {
 		e.mu.Lock()
 		e.retire(phaseClosed)
 		e.mu.Unlock()

@@ -60,13 +60,14 @@ func (c *cache) tick() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.ticker = nil
-	if len(c.entries) > 0 && !c.closed {
+	if len(c.order) > 0 && !c.closed {
 		c.ticker = c.clock.AfterFunc(tickInterval, c.tick)
 	}
 }
 
 // sweep advances every entry to the wall clock's phase (after a suspend,
-// resumed, also replacing timers that would fire late), disarms the hot
+// resumed, also replacing the scheduler's timer, which would fire late),
+// disarms the hot
 // path of fresh entries (the next caller re-arms it and records the use),
 // and removes entries without a token that were idle for idleTTL. It holds
 // no cache-wide lock while it walks the entries.
@@ -75,7 +76,7 @@ func (c *cache) sweep(now time.Time, resumed bool) {
 	c.index.Range(func(_, v any) bool {
 		e := v.(*hotCell).e
 		e.mu.Lock()
-		e.advanceTimer(now, resumed)
+		e.advance(now)
 		e.hot.token.Store(nil)
 		if c.idleEmpty(e, now) {
 			idle = append(idle, e)
@@ -83,6 +84,9 @@ func (c *cache) sweep(now time.Time, resumed bool) {
 		e.mu.Unlock()
 		return true
 	})
+	if resumed {
+		c.sched.rearm(now.UnixNano())
+	}
 	if len(idle) == 0 {
 		return
 	}
