@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,10 +65,9 @@ type cache struct {
 
 	// index maps each live entry's key to its hot cell, for lookups that
 	// take no lock. Written with mu held.
-	index sync.Map // string -> *hotCell of the entry
+	index index
 
 	mu       sync.Mutex // guards what follows
-	order    []*entry   // the live entries, in no order: eviction samples it at random
 	closed   bool
 	ticker   Timer     // the pending tick, nil when idle
 	lastTick time.Time // wall clock of the last tick
@@ -107,10 +105,7 @@ func (c *cache) lookup(key string) *entry {
 // lookupHot returns the hot cell of the entry for a normalized key, or
 // nil. It takes no lock.
 func (c *cache) lookupHot(key string) *hotCell {
-	if h, ok := c.index.Load(key); ok {
-		return h.(*hotCell)
-	}
-	return nil
+	return c.index.load(key)
 }
 
 // entry returns the live entry for set, creating it (and evicting the least
@@ -131,12 +126,10 @@ func (c *cache) entry(set scopeSet) *entry {
 		e.phase.Store(phaseClosed)
 		return e
 	}
-	for len(c.order) >= c.maxEntries {
+	for c.index.len() >= c.maxEntries {
 		c.evictOneLocked()
 	}
-	e.pos = int32(len(c.order))
-	c.order = append(c.order, e)
-	c.index.Store(set.key, e.hot)
+	c.index.store(e.hot)
 	c.startTickingLocked(now)
 	return e
 }
@@ -159,20 +152,22 @@ func (c *cache) live(e *entry) *entry {
 // whole sample does: evicting it would forget when Entra may be asked
 // again. c.mu held.
 func (c *cache) evictOneLocked() {
-	if len(c.order) == 0 {
-		return
-	}
 	var victim *entry
-	for i := range evictionSample {
-		e := c.order[i%len(c.order)] // a small cache: every entry
-		if len(c.order) > evictionSample {
-			e = c.order[rand.IntN(len(c.order))]
-		}
-		if victim == nil || evictsBefore(e, victim) {
-			victim = e
+	pick := func(h *hotCell) {
+		if victim == nil || evictsBefore(h.e, victim) {
+			victim = h.e
 		}
 	}
-	c.removeLocked(victim)
+	if c.index.len() <= evictionSample {
+		c.index.each(pick) // a small cache: every entry
+	} else {
+		for range evictionSample {
+			pick(c.index.random())
+		}
+	}
+	if victim != nil {
+		c.removeLocked(victim)
+	}
 }
 
 // evictsBefore reports whether a is a better eviction victim than b.
@@ -187,13 +182,8 @@ func evictsBefore(a, b *entry) bool {
 // evicted: a TokenSource still holding it forwards to the live entry.
 // c.mu held.
 func (c *cache) removeLocked(e *entry) {
-	if e.pos >= 0 && int(e.pos) < len(c.order) && c.order[e.pos] == e {
-		c.index.Delete(e.set.key)
-		last := c.order[len(c.order)-1]
-		c.order[e.pos], last.pos = last, e.pos
-		c.order[len(c.order)-1] = nil
-		c.order = c.order[:len(c.order)-1]
-		e.pos = -1
+	if c.index.load(e.set.key) == e.hot {
+		c.index.delete(e.set.key)
 	}
 	e.mu.Lock()
 	e.retire(phaseEvicted)
@@ -208,10 +198,14 @@ func (c *cache) removeAccount(account string) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, e := range slices.Clone(c.order) {
-		if e.set.account == account {
-			c.removeLocked(e)
+	var gone []*entry
+	c.index.each(func(h *hotCell) {
+		if h.e.set.account == account {
+			gone = append(gone, h.e)
 		}
+	})
+	for _, e := range gone {
+		c.removeLocked(e)
 	}
 }
 
@@ -219,7 +213,7 @@ func (c *cache) removeAccount(account string) {
 func (c *cache) len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.order)
+	return c.index.len()
 }
 
 // close retires every entry, stops the tick and cancels fetches in
@@ -231,11 +225,11 @@ func (c *cache) close() {
 		return
 	}
 	c.closed = true
-	for _, e := range c.order {
-		e.mu.Lock()
-		e.retire(phaseClosed)
-		e.mu.Unlock()
-	}
+	c.index.each(func(h *hotCell) {
+		h.e.mu.Lock()
+		h.e.retire(phaseClosed)
+		h.e.mu.Unlock()
+	})
 	if c.ticker != nil {
 		c.ticker.Stop()
 		c.ticker = nil

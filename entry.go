@@ -74,7 +74,8 @@ func (s *snapshot) claimsOf() string {
 // hot path needs no map lookup.
 //
 // Times are wall-clock unix nanoseconds (0: none). Fields are ordered by
-// size: an entry is 176 bytes, one per cached scope set and user.
+// size: an entry is 160 bytes (a size class of Go's allocator), one per
+// cached scope set and user.
 type entry struct {
 	// hot is all the hot path reads: see hotCell.
 	hot *hotCell
@@ -91,22 +92,21 @@ type entry struct {
 	timerAt int64      // when the scheduler calls onTimer; written with c.sched.mu held too
 	rare    *entryRare // failure and claims state; nil while there is none
 
-	phase       atomic.Uint32
-	fetching    atomic.Int32 // fetches of this entry in flight, of any kind
-	refreshing  atomic.Bool  // a background refresh runs
-	pos         int32        // index in cache.order; guarded by cache.mu
-	heapIdx     int32        // index in c.sched.heap, -1 when not scheduled; guarded by c.sched.mu
-	warnedRoles bool         // the "no roles" warning was logged
+	phase      atomic.Uint32
+	fetching   atomic.Int32 // fetches of this entry in flight, of any kind
+	refreshing atomic.Bool  // a background refresh runs
+	heapIdx    int32        // index in c.sched.heap, -1 when not scheduled; guarded by c.sched.mu
 }
 
 // entryRare is the state few entries have at any time: a remembered
-// failure, and when the last challenge-driven fetch ran. Guarded by
-// entry.mu.
+// failure, when the last challenge-driven fetch ran, and whether the "no
+// roles" warning was logged. Guarded by entry.mu.
 type entryRare struct {
-	retryAt  int64  // no request to Entra before this
-	lastErr  *Error // the last failure, remembered until retryAt
-	failures int    // consecutive failed fetches
-	claimsAt int64  // the last challenge-driven fetch
+	retryAt     int64  // no request to Entra before this
+	lastErr     *Error // the last failure, remembered until retryAt
+	failures    int    // consecutive failed fetches
+	claimsAt    int64  // the last challenge-driven fetch
+	warnedRoles bool   // the "no roles" warning was logged
 }
 
 // retryAt returns when Entra may be asked again (0: now). e.mu held.
@@ -125,33 +125,41 @@ func (e *entry) rareState() *entryRare {
 	return e.rare
 }
 
-// forgetFailure clears the remembered failure (a token was installed),
-// keeping a recent claims fetch's time. e.mu held.
+// forgetFailure clears the remembered failure (a token was installed).
+// e.mu held.
 func (e *entry) forgetFailure(now int64) {
+	if r := e.rare; r != nil {
+		r.retryAt, r.lastErr, r.failures = 0, nil, 0
+		e.tidy(now)
+	}
+}
+
+// tidy drops e.rare when it holds nothing that matters at now: no failure,
+// no challenge-driven fetch within claimsInterval, no warning logged.
+// e.mu held.
+func (e *entry) tidy(now int64) {
 	r := e.rare
-	if r == nil {
-		return
-	}
-	if r.claimsAt == 0 || now-r.claimsAt >= int64(claimsInterval) {
+	if r != nil && r.failures == 0 && r.lastErr == nil && r.retryAt == 0 && !r.warnedRoles &&
+		(r.claimsAt == 0 || now-r.claimsAt >= int64(claimsInterval)) {
 		e.rare = nil
-		return
 	}
-	r.retryAt, r.lastErr, r.failures = 0, nil, 0
 }
 
 // hotCell holds an entry's token while the phase is fresh or backoff (the
 // token is served and nothing is to be started) and a caller has been seen
-// since the last sweep (nil otherwise), and the entry itself. It
-// is a separate 16-byte object, and the cache index maps keys to cells, so
-// a lookup touches small, densely allocated cells rather than the large
-// entries: with many entries, that is one cache miss fewer per call.
+// since the last sweep (nil otherwise), the entry itself and its key. It
+// is a separate 32-byte object, and the cache index maps keys to cells (and
+// compares the key in the cell), so a lookup touches small, densely
+// allocated cells rather than the large entries: with many entries, that
+// is one cache miss fewer per call.
 type hotCell struct {
 	token atomic.Pointer[oauth2.Token]
 	e     *entry
+	key   string // the entry's key: the index compares it here
 }
 
 func newEntry(c *cache, set scopeSet, now time.Time) *entry {
-	e := &entry{c: c, set: set, hot: &hotCell{}, heapIdx: -1}
+	e := &entry{c: c, set: set, hot: &hotCell{key: set.key}, heapIdx: -1}
 	e.hot.e = e
 	e.touch(now)
 	return e

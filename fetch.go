@@ -98,9 +98,9 @@ func (c *cache) install(e *entry, seq uint64, r tokenResult, claims, from string
 		target.advance(now)
 		installed = true
 	}
-	warn := installed && from == "entra" && !target.warnedRoles && c.inspect != nil
+	warn := installed && from == "entra" && c.inspect != nil && (target.rare == nil || !target.rare.warnedRoles)
 	if warn {
-		target.warnedRoles = true
+		target.rareState().warnedRoles = true
 	}
 	target.mu.Unlock()
 	if warn {
@@ -108,7 +108,10 @@ func (c *cache) install(e *entry, seq uint64, r tokenResult, claims, from string
 			c.logger.Warn("entra: "+msg, slog.String("scopes", e.set.logged()))
 		} else {
 			target.mu.Lock()
-			target.warnedRoles = false // check the next token too
+			if r := target.rare; r != nil {
+				r.warnedRoles = false // check the next token too
+				target.tidy(c.clock.Now().UnixNano())
+			}
 			target.mu.Unlock()
 		}
 	}

@@ -60,7 +60,7 @@ func (c *cache) tick() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.ticker = nil
-	if len(c.order) > 0 && !c.closed {
+	if c.index.len() > 0 && !c.closed {
 		c.ticker = c.clock.AfterFunc(tickInterval, c.tick)
 	}
 }
@@ -73,8 +73,8 @@ func (c *cache) tick() {
 // no cache-wide lock while it walks the entries.
 func (c *cache) sweep(now time.Time, resumed bool) {
 	var idle []*entry
-	c.index.Range(func(_, v any) bool {
-		e := v.(*hotCell).e
+	c.index.each(func(h *hotCell) {
+		e := h.e
 		e.mu.Lock()
 		e.advance(now)
 		e.hot.token.Store(nil)
@@ -82,7 +82,6 @@ func (c *cache) sweep(now time.Time, resumed bool) {
 			idle = append(idle, e)
 		}
 		e.mu.Unlock()
-		return true
 	})
 	if resumed {
 		c.sched.rearm(now.UnixNano())
