@@ -35,7 +35,7 @@ const evictionSample = 8
 // set (see entry.go for the state machine of an entry). Lookups take no
 // lock; a TokenSource skips even the lookup by holding its entry. Safe for
 // concurrent use; no lock is ever held across I/O. Lock order: cache.mu
-// before entry.mu.
+// before entry.mu before scheduler.mu.
 type cache struct {
 	clock        Clock
 	logger       *slog.Logger
@@ -178,7 +178,7 @@ func evictsBefore(a, b *entry) bool {
 	return a.recency.Load() < b.recency.Load()
 }
 
-// removeLocked drops e from the index and the order and retires it as
+// removeLocked drops e from the index and retires it as
 // evicted: a TokenSource still holding it forwards to the live entry.
 // c.mu held.
 func (c *cache) removeLocked(e *entry) {

@@ -31,12 +31,14 @@ import (
 // usableUntil, and the token is dropped.
 //
 // Who moves it: advance, and only advance, under entry.mu. It is called by
-// the entry's single timer (set for the next of refreshAt, usableUntil
-// and retryAt), by the sweep with the wall clock (so a suspended machine
-// catches up; the sweep never overrides, it asks the same function), by
-// installs, and by fetch failures. Callers never set a phase: they do what
-// the phase asks for. Eviction and Close are final and release the token
-// and the timer at once. Installs are ordered by when their fetch started:
+// the entry's single "next action at" time, timerAt (the next of
+// refreshAt, usableUntil and retryAt, which advance sets; the cache's
+// scheduler, one timer for all entries, calls onTimer then), by the sweep
+// with the wall clock (so a suspended machine catches up; the sweep never
+// overrides, it asks the same function), by installs, and by fetch
+// failures. Callers never set a phase: they do what the phase asks for.
+// Eviction and Close are final and release the token and take the entry
+// off the schedule at once. Installs are ordered by when their fetch started:
 // a token from an older fetch never replaces a newer one.
 const (
 	phaseEmpty uint32 = iota

@@ -67,10 +67,9 @@ func (c *cache) tick() {
 
 // sweep advances every entry to the wall clock's phase (after a suspend,
 // resumed, also replacing the scheduler's timer, which would fire late),
-// disarms the hot
-// path of fresh entries (the next caller re-arms it and records the use),
-// and removes entries without a token that were idle for idleTTL. It holds
-// no cache-wide lock while it walks the entries.
+// disarms the hot path of fresh entries (the next caller re-arms it and
+// records the use), and removes entries without a token that were idle
+// for idleTTL. It holds no cache-wide lock while it walks the entries.
 func (c *cache) sweep(now time.Time, resumed bool) {
 	var idle []*entry
 	c.index.each(func(h *hotCell) {
