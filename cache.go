@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,7 +35,7 @@ const evictionSample = 8
 // set (see entry.go for the state machine of an entry). Lookups take no
 // lock; a TokenSource skips even the lookup by holding its entry. Safe for
 // concurrent use; no lock is ever held across I/O. Lock order: cache.mu
-// before entry.mu.
+// before entry.mu before scheduler.mu.
 type cache struct {
 	clock        Clock
 	logger       *slog.Logger
@@ -62,12 +61,13 @@ type cache struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	// index mirrors entries for lookups that take no lock.
-	index sync.Map // string -> *hotCell of the entry
+	sched scheduler // the one timer of all entries
 
-	mu       sync.Mutex // guards what follows; writers update index too
-	entries  map[string]*entry
-	order    []*entry // the entries again, in no order: eviction samples it at random
+	// index maps each live entry's key to its hot cell, for lookups that
+	// take no lock. Written with mu held.
+	index index
+
+	mu       sync.Mutex // guards what follows
 	closed   bool
 	ticker   Timer     // the pending tick, nil when idle
 	lastTick time.Time // wall clock of the last tick
@@ -90,7 +90,7 @@ func newCache(s settings, fetch fetchFunc, storeKey func(string) string) *cache 
 		storeSlots:   make(chan struct{}, maxStoreCalls),
 		ctx:          ctx,
 		cancel:       cancel,
-		entries:      make(map[string]*entry),
+		sched:        scheduler{clock: s.clock},
 	}
 }
 
@@ -105,10 +105,7 @@ func (c *cache) lookup(key string) *entry {
 // lookupHot returns the hot cell of the entry for a normalized key, or
 // nil. It takes no lock.
 func (c *cache) lookupHot(key string) *hotCell {
-	if h, ok := c.index.Load(key); ok {
-		return h.(*hotCell)
-	}
-	return nil
+	return c.index.load(key)
 }
 
 // entry returns the live entry for set, creating it (and evicting the least
@@ -120,7 +117,7 @@ func (c *cache) entry(set scopeSet) *entry {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e := c.entries[set.key]; e != nil {
+	if e := c.lookup(set.key); e != nil {
 		return e
 	}
 	now := c.clock.Now()
@@ -129,13 +126,10 @@ func (c *cache) entry(set scopeSet) *entry {
 		e.phase.Store(phaseClosed)
 		return e
 	}
-	for len(c.entries) >= c.maxEntries {
+	for c.index.len() >= c.maxEntries {
 		c.evictOneLocked()
 	}
-	c.entries[set.key] = e
-	e.pos = len(c.order)
-	c.order = append(c.order, e)
-	c.index.Store(set.key, e.hot)
+	c.index.store(e.hot)
 	c.startTickingLocked(now)
 	return e
 }
@@ -158,20 +152,22 @@ func (c *cache) live(e *entry) *entry {
 // whole sample does: evicting it would forget when Entra may be asked
 // again. c.mu held.
 func (c *cache) evictOneLocked() {
-	if len(c.order) == 0 {
-		return
-	}
 	var victim *entry
-	for i := range evictionSample {
-		e := c.order[i%len(c.order)] // a small cache: every entry
-		if len(c.order) > evictionSample {
-			e = c.order[rand.IntN(len(c.order))]
-		}
-		if victim == nil || evictsBefore(e, victim) {
-			victim = e
+	pick := func(h *hotCell) {
+		if victim == nil || evictsBefore(h.e, victim) {
+			victim = h.e
 		}
 	}
-	c.removeLocked(victim)
+	if c.index.len() <= evictionSample {
+		c.index.each(pick) // a small cache: every entry
+	} else {
+		for range evictionSample {
+			pick(c.index.random())
+		}
+	}
+	if victim != nil {
+		c.removeLocked(victim)
+	}
 }
 
 // evictsBefore reports whether a is a better eviction victim than b.
@@ -182,17 +178,12 @@ func evictsBefore(a, b *entry) bool {
 	return a.recency.Load() < b.recency.Load()
 }
 
-// removeLocked drops e from the map and the index and retires it as
+// removeLocked drops e from the index and retires it as
 // evicted: a TokenSource still holding it forwards to the live entry.
 // c.mu held.
 func (c *cache) removeLocked(e *entry) {
-	if c.entries[e.set.key] == e {
-		delete(c.entries, e.set.key)
-		c.index.Delete(e.set.key)
-		last := c.order[len(c.order)-1]
-		c.order[e.pos], last.pos = last, e.pos
-		c.order[len(c.order)-1] = nil
-		c.order = c.order[:len(c.order)-1]
+	if c.index.load(e.set.key) == e.hot {
+		c.index.delete(e.set.key)
 	}
 	e.mu.Lock()
 	e.retire(phaseEvicted)
@@ -207,18 +198,22 @@ func (c *cache) removeAccount(account string) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, e := range slices.Clone(c.order) {
-		if e.set.account == account {
-			c.removeLocked(e)
+	var gone []*entry
+	c.index.each(func(h *hotCell) {
+		if h.e.set.account == account {
+			gone = append(gone, h.e)
 		}
+	})
+	for _, e := range gone {
+		c.removeLocked(e)
 	}
 }
 
-// len returns the number of entries in the map.
+// len returns the number of live entries.
 func (c *cache) len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.entries)
+	return c.index.len()
 }
 
 // close retires every entry, stops the tick and cancels fetches in
@@ -230,11 +225,11 @@ func (c *cache) close() {
 		return
 	}
 	c.closed = true
-	for _, e := range c.entries {
-		e.mu.Lock()
-		e.retire(phaseClosed)
-		e.mu.Unlock()
-	}
+	c.index.each(func(h *hotCell) {
+		h.e.mu.Lock()
+		h.e.retire(phaseClosed)
+		h.e.mu.Unlock()
+	})
 	if c.ticker != nil {
 		c.ticker.Stop()
 		c.ticker = nil

@@ -31,12 +31,14 @@ import (
 // usableUntil, and the token is dropped.
 //
 // Who moves it: advance, and only advance, under entry.mu. It is called by
-// the entry's single timer (set for the next of refreshAt, usableUntil
-// and retryAt), by the sweep with the wall clock (so a suspended machine
-// catches up; the sweep never overrides, it asks the same function), by
-// installs, and by fetch failures. Callers never set a phase: they do what
-// the phase asks for. Eviction and Close are final and release the token
-// and the timer at once. Installs are ordered by when their fetch started:
+// the entry's single "next action at" time, timerAt (the next of
+// refreshAt, usableUntil and retryAt, which advance sets; the cache's
+// scheduler, one timer for all entries, calls onTimer then), by the sweep
+// with the wall clock (so a suspended machine catches up; the sweep never
+// overrides, it asks the same function), by installs, and by fetch
+// failures. Callers never set a phase: they do what the phase asks for.
+// Eviction and Close are final and release the token and take the entry
+// off the schedule at once. Installs are ordered by when their fetch started:
 // a token from an older fetch never replaces a newer one.
 const (
 	phaseEmpty uint32 = iota
@@ -48,55 +50,118 @@ const (
 	phaseClosed
 )
 
-// snapshot is one immutable token with its times.
+// snapshot is one immutable token with its times. The token is served
+// as &s.token (one allocation for both); its times are wall-clock unix
+// nanoseconds (see timesFor).
 type snapshot struct {
-	token  *oauth2.Token // shared by every caller: read-only
-	times  tokenTimes
-	claims string // the claims request it was fetched with, if any
+	token       oauth2.Token // shared by every caller: read-only
+	refreshAt   int64        // background refresh becomes due
+	usableUntil int64        // the token is no longer served
+	claims      *string      // the claims request it was fetched with; nil: none
+}
+
+// usable reports whether the snapshot's token may be served at now (unix
+// nanoseconds, wall clock).
+func (s *snapshot) usable(now int64) bool { return now < s.usableUntil }
+
+// claimsOf returns the claims request s was fetched with, or "".
+func (s *snapshot) claimsOf() string {
+	if s.claims == nil {
+		return ""
+	}
+	return *s.claims
 }
 
 // entry is the cache slot of one scope set. TokenSources hold it, so their
 // hot path needs no map lookup.
+//
+// Times are wall-clock unix nanoseconds (0: none). Fields are ordered by
+// size: an entry is 160 bytes (a size class of Go's allocator), one per
+// cached scope set and user.
 type entry struct {
 	// hot is all the hot path reads: see hotCell.
 	hot *hotCell
 
 	c   *cache
 	set scopeSet
-	pos int // index in cache.order; guarded by cache.mu
 
-	cur        atomic.Pointer[snapshot] // the token served, or nil
+	cur      atomic.Pointer[snapshot] // the token served, or nil
+	lastUsed atomic.Int64             // unix nanoseconds of the last slow-path call
+	recency  atomic.Uint64            // cache-wide order of the last slow-path call: for LRU
+
+	mu      sync.Mutex // guards what follows; never held across I/O
+	seq     uint64     // fetch order of the installed token
+	timerAt int64      // when the scheduler calls onTimer; written with c.sched.mu held too
+	rare    *entryRare // failure and claims state; nil while there is none
+
 	phase      atomic.Uint32
-	refreshing atomic.Bool   // a background refresh runs
-	fetching   atomic.Int32  // fetches of this entry in flight, of any kind
-	lastUsed   atomic.Int64  // unix nanoseconds of the last slow-path call
-	recency    atomic.Uint64 // cache-wide order of the last slow-path call: for LRU
+	fetching   atomic.Int32 // fetches of this entry in flight, of any kind
+	refreshing atomic.Bool  // a background refresh runs
+	heapIdx    int32        // index in c.sched.heap, -1 when not scheduled; guarded by c.sched.mu
+}
 
-	mu          sync.Mutex // guards what follows; never held across I/O
-	seq         uint64     // fetch order of the installed token
-	retryAt     time.Time  // no request to Entra before this (wall clock)
-	failures    int        // consecutive failed fetches
-	lastErr     *Error     // the last failure, remembered until retryAt
-	timer       Timer      // the one pending timer, or nil
-	timerAt     time.Time
-	timerGen    uint64
-	claimsAt    time.Time // the last challenge-driven fetch
-	warnedRoles bool      // the "no roles" warning was logged
+// entryRare is the state few entries have at any time: a remembered
+// failure, when the last challenge-driven fetch ran, and whether the "no
+// roles" warning was logged. Guarded by entry.mu.
+type entryRare struct {
+	retryAt     int64  // no request to Entra before this
+	lastErr     *Error // the last failure, remembered until retryAt
+	failures    int    // consecutive failed fetches
+	claimsAt    int64  // the last challenge-driven fetch
+	warnedRoles bool   // the "no roles" warning was logged
+}
+
+// retryAt returns when Entra may be asked again (0: now). e.mu held.
+func (e *entry) retryAt() int64 {
+	if e.rare == nil {
+		return 0
+	}
+	return e.rare.retryAt
+}
+
+// rareState returns e.rare, allocating it. e.mu held.
+func (e *entry) rareState() *entryRare {
+	if e.rare == nil {
+		e.rare = &entryRare{}
+	}
+	return e.rare
+}
+
+// forgetFailure clears the remembered failure (a token was installed).
+// e.mu held.
+func (e *entry) forgetFailure(now int64) {
+	if r := e.rare; r != nil {
+		r.retryAt, r.lastErr, r.failures = 0, nil, 0
+		e.tidy(now)
+	}
+}
+
+// tidy drops e.rare when it holds nothing that matters at now: no failure,
+// no challenge-driven fetch within claimsInterval, no warning logged.
+// e.mu held.
+func (e *entry) tidy(now int64) {
+	r := e.rare
+	if r != nil && r.failures == 0 && r.lastErr == nil && r.retryAt == 0 && !r.warnedRoles &&
+		(r.claimsAt == 0 || now-r.claimsAt >= int64(claimsInterval)) {
+		e.rare = nil
+	}
 }
 
 // hotCell holds an entry's token while the phase is fresh or backoff (the
 // token is served and nothing is to be started) and a caller has been seen
-// since the last sweep (nil otherwise), and the entry itself. It
-// is a separate 16-byte object, and the cache index maps keys to cells, so
-// a lookup touches small, densely allocated cells rather than the large
-// entries: with many entries, that is one cache miss fewer per call.
+// since the last sweep (nil otherwise), the entry itself and its key. It
+// is a separate 32-byte object, and the cache index maps keys to cells (and
+// compares the key in the cell), so a lookup touches small, densely
+// allocated cells rather than the large entries: with many entries, that
+// is one cache miss fewer per call.
 type hotCell struct {
 	token atomic.Pointer[oauth2.Token]
 	e     *entry
+	key   string // the entry's key: the index compares it here
 }
 
 func newEntry(c *cache, set scopeSet, now time.Time) *entry {
-	e := &entry{c: c, set: set, hot: &hotCell{}}
+	e := &entry{c: c, set: set, hot: &hotCell{key: set.key}, heapIdx: -1}
 	e.hot.e = e
 	e.touch(now)
 	return e
@@ -119,28 +184,29 @@ func (e *entry) slow(ctx context.Context) (*oauth2.Token, *entry, error) {
 		now := e.c.clock.Now()
 		e.touch(now)
 		s := e.cur.Load()
-		if s != nil && !now.Round(0).Before(s.times.usableUntil) {
+		if s != nil && !s.usable(now.UnixNano()) {
 			// The timers are late (the machine slept): catch up first.
 			e.mu.Lock()
-			e.advanceTimer(now, true)
+			e.advance(now)
 			e.mu.Unlock()
+			e.c.sched.rearm(now.UnixNano())
 			continue
 		}
 		switch e.phase.Load() {
 		case phaseFresh:
 			if s != nil {
 				e.rearm(s)
-				return s.token, e, nil
+				return &s.token, e, nil
 			}
 		case phaseRefresh:
 			if s != nil {
 				e.startRefresh(ctx)
-				return s.token, e, nil
+				return &s.token, e, nil
 			}
 		case phaseBackoff:
 			if s != nil {
 				e.rearm(s)
-				return s.token, e, nil
+				return &s.token, e, nil
 			}
 		case phaseFailing:
 			if err := e.remembered(now); err != nil {
@@ -172,7 +238,7 @@ func (e *entry) slow(ctx context.Context) (*oauth2.Token, *entry, error) {
 func (e *entry) rearm(s *snapshot) {
 	e.mu.Lock()
 	if p := e.phase.Load(); (p == phaseFresh || p == phaseBackoff) && e.cur.Load() == s {
-		e.hot.token.Store(s.token)
+		e.hot.token.Store(&s.token)
 	}
 	e.mu.Unlock()
 }
@@ -189,12 +255,16 @@ func (e *entry) remembersFailure() bool {
 func (e *entry) remembered(now time.Time) *Error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	wait := e.retryAt.Sub(now.Round(0))
-	if wait <= 0 || e.lastErr == nil {
+	r := e.rare
+	if r == nil || r.lastErr == nil {
 		return nil
 	}
-	cp := *e.lastErr
-	if !errors.Is(e.lastErr, ErrInteractionRequired) {
+	wait := time.Duration(r.retryAt - now.UnixNano())
+	if wait <= 0 {
+		return nil
+	}
+	cp := *r.lastErr
+	if !errors.Is(r.lastErr, ErrInteractionRequired) {
 		cp.RetryAfter = wait
 	}
 	return &cp
@@ -227,10 +297,10 @@ func (c *cache) await(ctx context.Context, ch <-chan singleflight.Result) (*oaut
 			return nil, r.Err
 		}
 		s := r.Val.(*snapshot)
-		if !c.clock.Now().Round(0).Before(s.times.usableUntil) {
+		if !s.usable(c.clock.Now().UnixNano()) {
 			return nil, errStale
 		}
-		return s.token, nil
+		return &s.token, nil
 	case <-ctx.Done():
 		return nil, ctxError(ctx.Err())
 	}
@@ -261,97 +331,58 @@ func (e *entry) startRefresh(ctx context.Context) {
 }
 
 // advance sets the phase the wall clock says the entry is in, arms or
-// disarms the hot path, drops an unusable token and sets the one timer
-// for the next change. e.mu held.
-func (e *entry) advance(now time.Time) { e.advanceTimer(now, false) }
-
-// advanceTimer is advance; with rearm it replaces the pending timer even
-// if it is set for the right time: after a suspend it would fire late.
-func (e *entry) advanceTimer(now time.Time, rearm bool) {
+// disarms the hot path, drops an unusable token and sets the time of the
+// next change with the cache's scheduler. e.mu held.
+func (e *entry) advance(now time.Time) {
 	p := e.phase.Load()
 	if p == phaseEvicted || p == phaseClosed {
-		e.stopTimer()
+		e.c.sched.remove(e)
 		return
 	}
-	wall := now.Round(0)
+	wall := now.UnixNano()
+	retryAt := e.retryAt()
 	s := e.cur.Load()
-	var next time.Time
+	var next int64
 	switch {
-	case s != nil && wall.Before(s.times.usableUntil):
+	case s != nil && wall < s.usableUntil:
 		switch {
-		case wall.Before(s.times.refreshAt):
-			p, next = phaseFresh, s.times.refreshAt
-		case wall.Before(e.retryAt):
-			p, next = phaseBackoff, minTime(e.retryAt, s.times.usableUntil)
+		case wall < s.refreshAt:
+			p, next = phaseFresh, s.refreshAt
+		case wall < retryAt:
+			p, next = phaseBackoff, min(retryAt, s.usableUntil)
 		default:
-			p, next = phaseRefresh, s.times.usableUntil
+			p, next = phaseRefresh, s.usableUntil
 		}
 	default:
 		s = nil
 		p = phaseEmpty
-		if wall.Before(e.retryAt) {
-			p, next = phaseFailing, e.retryAt
+		if wall < retryAt {
+			p, next = phaseFailing, retryAt
 		}
 	}
 	e.cur.Store(s)
 	e.phase.Store(p)
 	if p == phaseFresh || p == phaseBackoff { // serving, nothing to start: the timer ends it
-		e.hot.token.Store(s.token)
+		e.hot.token.Store(&s.token)
 	} else {
 		e.hot.token.Store(nil)
 	}
-	if rearm {
-		e.stopTimer()
-	}
-	e.setTimer(now, next)
+	e.c.sched.set(e, next, wall)
 }
 
-// setTimer makes the entry's one timer fire at next (none when zero).
-// e.mu held.
-func (e *entry) setTimer(now, next time.Time) {
-	if next.IsZero() {
-		e.stopTimer()
-		return
-	}
-	if e.timer != nil && e.timerAt.Equal(next) {
-		return
-	}
-	e.stopTimer()
-	e.timerGen++
-	gen := e.timerGen
-	e.timerAt = next
-	e.timer = e.c.clock.AfterFunc(next.Sub(now.Round(0)), func() {
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		if gen == e.timerGen {
-			e.timer = nil
-		}
-		e.advance(e.c.clock.Now())
-	})
-}
-
-// stopTimer stops the pending timer, if any. e.mu held.
-func (e *entry) stopTimer() {
-	if e.timer != nil {
-		e.timer.Stop()
-		e.timer = nil
-	}
-	e.timerGen++
+// onTimer is called by the scheduler at the entry's timerAt.
+func (e *entry) onTimer() {
+	e.mu.Lock()
+	e.advance(e.c.clock.Now())
+	e.mu.Unlock()
 }
 
 // retire moves the entry to a final phase (evicted or closed), dropping
-// its token and timer. e.mu held.
+// its token, failure and timer. e.mu held.
 func (e *entry) retire(p uint32) {
 	e.phase.Store(p)
 	e.hot.token.Store(nil)
 	e.cur.Store(nil)
-	e.lastErr = nil
-	e.stopTimer()
-}
-
-func minTime(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
+	e.rare = nil
+	e.c.sched.remove(e)
 }

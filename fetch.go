@@ -25,8 +25,7 @@ func (c *cache) fetch(ctx context.Context, e *entry, claims string, blocking boo
 		// Another fetch ended between the caller's look and here: take its
 		// token, or its remembered failure, rather than ask again.
 		now := c.clock.Now()
-		if s := e.cur.Load(); s != nil && (blocking || e.phase.Load() == phaseFresh) &&
-			now.Round(0).Before(s.times.usableUntil) {
+		if s := e.cur.Load(); s != nil && (blocking || e.phase.Load() == phaseFresh) && s.usable(now.UnixNano()) {
 			return s, nil
 		}
 		if l := c.live(e); l != nil {
@@ -74,12 +73,16 @@ func (c *cache) fetch(ctx context.Context, e *entry, claims string, blocking boo
 // during the request) is neither installed nor returned.
 func (c *cache) install(e *entry, seq uint64, r tokenResult, claims, from string) (*snapshot, bool, error) {
 	now := c.clock.Now()
+	times := timesFor(now, r.expiresOn, r.refreshOn, c.jitter())
 	s := &snapshot{
-		token:  &oauth2.Token{AccessToken: r.accessToken, TokenType: "Bearer", Expiry: r.expiresOn},
-		times:  timesFor(now, r.expiresOn, r.refreshOn, c.jitter()),
-		claims: claims,
+		token:       oauth2.Token{AccessToken: r.accessToken, TokenType: "Bearer", Expiry: r.expiresOn},
+		refreshAt:   times.refreshAt.UnixNano(),
+		usableUntil: times.usableUntil.UnixNano(),
 	}
-	if !now.Round(0).Before(s.times.usableUntil) {
+	if claims != "" {
+		s.claims = &claims
+	}
+	if !s.usable(now.UnixNano()) {
 		return nil, false, errStale
 	}
 	target := c.live(e)
@@ -91,13 +94,13 @@ func (c *cache) install(e *entry, seq uint64, r tokenResult, claims, from string
 	if p := target.phase.Load(); seq > target.seq && p != phaseEvicted && p != phaseClosed {
 		target.seq = seq
 		target.cur.Store(s)
-		target.failures, target.retryAt, target.lastErr = 0, time.Time{}, nil
+		target.forgetFailure(now.UnixNano())
 		target.advance(now)
 		installed = true
 	}
-	warn := installed && from == "entra" && !target.warnedRoles && c.inspect != nil
+	warn := installed && from == "entra" && c.inspect != nil && (target.rare == nil || !target.rare.warnedRoles)
 	if warn {
-		target.warnedRoles = true
+		target.rareState().warnedRoles = true
 	}
 	target.mu.Unlock()
 	if warn {
@@ -105,7 +108,10 @@ func (c *cache) install(e *entry, seq uint64, r tokenResult, claims, from string
 			c.logger.Warn("entra: "+msg, slog.String("scopes", e.set.logged()))
 		} else {
 			target.mu.Lock()
-			target.warnedRoles = false // check the next token too
+			if r := target.rare; r != nil {
+				r.warnedRoles = false // check the next token too
+				target.tidy(c.clock.Now().UnixNano())
+			}
 			target.mu.Unlock()
 		}
 	}
@@ -134,8 +140,9 @@ func (c *cache) failed(e *entry, err error, blocking, claims bool) error {
 	}
 	now := c.clock.Now()
 	target.mu.Lock()
-	target.failures++
-	failures := target.failures
+	rs := target.rareState()
+	rs.failures++
+	failures := rs.failures
 	serving := target.cur.Load() != nil
 	d := backoff(failures, blockingRetryBase, blockingRetryMax, c.jitter())
 	if serving {
@@ -144,8 +151,8 @@ func (c *cache) failed(e *entry, err error, blocking, claims bool) error {
 	if ee.RetryAfter > d {
 		d = min(ee.RetryAfter, maxServerDelay)
 	}
-	target.retryAt = now.Round(0).Add(d)
-	target.lastErr = ee
+	rs.retryAt = now.UnixNano() + int64(d)
+	rs.lastErr = ee
 	target.advance(now)
 	target.mu.Unlock()
 	// Each caller gets its own copy, saying when entra asks again (not for
@@ -187,8 +194,8 @@ var (
 // challenged after sending sent. ctx bounds the wait.
 func (e *entry) claimsToken(ctx context.Context, sent *oauth2.Token, claims string) (*oauth2.Token, error) {
 	return e.c.await(ctx, e.c.sf.DoChan(e.set.key+"\x00claims\x00"+claims, func() (any, error) {
-		if s := e.cur.Load(); s != nil && s.claims == claims {
-			if s.token != sent {
+		if s := e.cur.Load(); s != nil && s.claimsOf() == claims {
+			if &s.token != sent {
 				return s, nil // fetched since this request was sent
 			}
 			return nil, errClaimsUnsatisfied
@@ -196,11 +203,15 @@ func (e *entry) claimsToken(ctx context.Context, sent *oauth2.Token, claims stri
 		if err := e.remembered(e.c.clock.Now()); err != nil {
 			return nil, err // Entra asked us to wait (or is failing): no challenge-driven request either
 		}
-		now := e.c.clock.Now().Round(0)
+		now := e.c.clock.Now().UnixNano()
 		e.mu.Lock()
-		recent := !e.claimsAt.IsZero() && now.Sub(e.claimsAt) < claimsInterval
+		at := int64(0)
+		if e.rare != nil {
+			at = e.rare.claimsAt
+		}
+		recent := at != 0 && now-at < int64(claimsInterval)
 		if !recent {
-			e.claimsAt = now
+			e.rareState().claimsAt = now
 		}
 		e.mu.Unlock()
 		if recent {

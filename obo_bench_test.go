@@ -163,12 +163,12 @@ func heapInUse() uint64 {
 }
 
 // Memory per cached user-scope entry beyond the access token's own bytes,
-// measured over 100,000 entries. The target is 512 B; this
-// credential adds nothing per entry beyond the core's (the account shares
-// the key's bytes), and the core's entry costs about 900 B: entry 288,
-// its timer about 160, snapshot and oauth2.Token 192, the key 80, the
-// index (sync.Map node) and map about 150, the scope slice 32. The test
-// holds the measured bound (MSAL Go: about 3.2 KiB); see the report.
+// measured over 100,000 entries: at most 512 B, the target (MSAL
+// Go: about 3.2 KiB). This credential adds nothing per entry beyond the
+// core's (the account shares the key's bytes); about 440 B: entry 160, its
+// hot cell 32, snapshot with its oauth2.Token 128, the key 80, the scope
+// slice 16, index and schedule slots about 30 (see TestCacheEntryMemory).
+// The 1000-byte tokens occupy 1024 bytes each: those 24 are counted too.
 func TestOnBehalfOfEntryMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("allocates 100,000 entries")
@@ -182,8 +182,11 @@ func TestOnBehalfOfEntryMemory(t *testing.T) {
 	perEntry := (float64(after) - float64(before)) / n
 	beyond := perEntry - tokenLen
 	t.Logf("%.0f B per entry, %.0f B beyond the access token's %d B", perEntry, beyond, tokenLen)
-	if beyond > 1024 {
-		t.Errorf("memory per entry beyond the token: %.0f B, want at most 1 KiB", beyond)
+	if raceEnabled {
+		t.Skip("the race detector adds shadow memory to every allocation: the bound holds without -race")
+	}
+	if beyond > entryMemLimit {
+		t.Errorf("memory per entry beyond the token: %.0f B, want at most %d B", beyond, entryMemLimit)
 	}
 	runtime.KeepAlive(c)
 }

@@ -60,29 +60,31 @@ func (c *cache) tick() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.ticker = nil
-	if len(c.entries) > 0 && !c.closed {
+	if c.index.len() > 0 && !c.closed {
 		c.ticker = c.clock.AfterFunc(tickInterval, c.tick)
 	}
 }
 
 // sweep advances every entry to the wall clock's phase (after a suspend,
-// resumed, also replacing timers that would fire late), disarms the hot
-// path of fresh entries (the next caller re-arms it and records the use),
-// and removes entries without a token that were idle for idleTTL. It holds
-// no cache-wide lock while it walks the entries.
+// resumed, also replacing the scheduler's timer, which would fire late),
+// disarms the hot path of fresh entries (the next caller re-arms it and
+// records the use), and removes entries without a token that were idle
+// for idleTTL. It holds no cache-wide lock while it walks the entries.
 func (c *cache) sweep(now time.Time, resumed bool) {
 	var idle []*entry
-	c.index.Range(func(_, v any) bool {
-		e := v.(*hotCell).e
+	c.index.each(func(h *hotCell) {
+		e := h.e
 		e.mu.Lock()
-		e.advanceTimer(now, resumed)
+		e.advance(now)
 		e.hot.token.Store(nil)
 		if c.idleEmpty(e, now) {
 			idle = append(idle, e)
 		}
 		e.mu.Unlock()
-		return true
 	})
+	if resumed {
+		c.sched.rearm(now.UnixNano())
+	}
 	if len(idle) == 0 {
 		return
 	}
