@@ -105,7 +105,8 @@
 // whatever the number of entries, where MSAL Go's own cache hit costs
 // about a microsecond and grows linearly with the number of cached tokens
 // (see bench_test.go). Each entry has one state machine, described in
-// entry.go, with one timer for its next change:
+// entry.go, with one time for its next change (one timer per cache, a
+// heap of those times, wakes each entry then):
 //
 //   - fresh: served from memory.
 //   - refresh, from Entra's refresh_in, else half the lifetime, and never
