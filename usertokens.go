@@ -88,6 +88,11 @@ func (u *userTokens) signedIn(ctx context.Context, r flows.UserResult, ac *flows
 }
 
 func (u *userTokens) token(ctx context.Context, account Account, scopes []string) (*oauth2.Token, error) {
+	if h := u.lookupHot(account.HomeAccountID, scopes); h != nil {
+		if t := h.token.Load(); t != nil {
+			return t, nil
+		}
+	}
 	set, err := u.userSet(account, scopes)
 	if err != nil {
 		return nil, err
