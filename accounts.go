@@ -34,8 +34,9 @@ type accountBook struct {
 	prefix   string // Store key prefix: "entra/v1/user/<host>/<tenant>/<client>/"
 	slots    chan struct{}
 
-	mu    sync.Mutex
-	accts map[string]*accountRecord // home account ID ->
+	mu     sync.Mutex
+	accts  map[string]*accountRecord // home account ID ->
+	signed map[string]Account        // the accounts signed in here, for list (written under their turn)
 }
 
 // accountRecord is one account. turn (capacity 1) guards every field but
@@ -71,7 +72,7 @@ var rotationWaits = []time.Duration{10 * time.Millisecond, 25 * time.Millisecond
 
 func newAccountBook(s settings, tenantID, clientID string) *accountBook {
 	return &accountBook{s: s, tenantID: tenantID, prefix: "entra/v1/user/" + s.cloud.AuthorityHost() + "/" + tenantID + "/" + clientID + "/",
-		slots: make(chan struct{}, maxStoreCalls), accts: map[string]*accountRecord{}}
+		slots: make(chan struct{}, maxStoreCalls), accts: map[string]*accountRecord{}, signed: map[string]Account{}}
 }
 
 // record returns the record of homeID, made on first use.
@@ -122,8 +123,10 @@ func (b *accountBook) use(ctx context.Context, homeID string, call func(flows.Ac
 		return err
 	}
 	defer done()
+	start := time.Now()
 	b.refresh(ctx, homeID, r)
 	if r.blob == nil {
+		b.forget(homeID, r) // no record kept for IDs never signed in here
 		return flows.ErrNoAccount
 	}
 	v := &view{r: r}
@@ -136,10 +139,40 @@ func (b *accountBook) use(ctx context.Context, homeID string, call func(flows.Ac
 		err = call(v)
 	}
 	if v.dirty {
+		// Another instance may have signed the account out during the
+		// call: its tombstone wins over what this call redeemed.
+		if st, ok := b.load(ctx, homeID); ok && st.SignedOut && !st.Saved.Before(start) {
+			r.acct, r.blob, r.saved, r.unsaved = Account{}, nil, st.Saved, false
+			b.forget(homeID, r)
+			return flows.ErrNoAccount
+		}
 		r.saved = time.Now()
 		b.save(ctx, homeID, r)
 	}
+	b.show(homeID, r)
 	return err
+}
+
+// forget drops r, homeID's record, from the book (if it still is).
+func (b *accountBook) forget(homeID string, r *accountRecord) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.accts[homeID] == r {
+		delete(b.accts, homeID)
+	}
+	delete(b.signed, homeID)
+}
+
+// show records whether r, homeID's record, is signed in, for list. The
+// caller holds r's turn.
+func (b *accountBook) show(homeID string, r *accountRecord) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if r.blob != nil {
+		b.signed[homeID] = r.acct
+	} else {
+		delete(b.signed, homeID)
+	}
 }
 
 // newerStored waits a moment (rotationWaits) for the Store to hold
@@ -169,6 +202,7 @@ func (b *accountBook) adopt(ctx context.Context, acct Account, blob []byte) erro
 	defer done()
 	r.acct, r.blob, r.saved = acct, blob, time.Now()
 	b.save(ctx, acct.HomeAccountID, r)
+	b.show(acct.HomeAccountID, r)
 	return nil
 }
 
@@ -182,9 +216,7 @@ func (b *accountBook) remove(ctx context.Context, homeID string) error {
 	}
 	defer done()
 	r.blob, r.acct, r.unsaved = nil, Account{}, false
-	b.mu.Lock()
-	delete(b.accts, homeID)
-	b.mu.Unlock()
+	b.forget(homeID, r)
 	if b.s.store == nil {
 		return nil
 	}
@@ -192,6 +224,11 @@ func (b *accountBook) remove(ctx context.Context, homeID string) error {
 	var derr error
 	if !b.storeDo(ctx, func(sctx context.Context) { derr = b.s.store.Save(sctx, b.prefix+homeID, tomb, accountTTL) }) {
 		derr = errors.New("the store did not answer in time")
+	}
+	// A store may take a write it cannot keep (Redis during a failover
+	// answers as if it had): only the tombstone read back proves it.
+	if st, ok := b.load(ctx, homeID); derr == nil && (!ok || !st.SignedOut) {
+		derr = errors.New("the sign-out did not reach the store (reading it back did not find it)")
 	}
 	if derr != nil {
 		return &Error{Op: "sign-out", Code: "store_delete_failed",
@@ -201,21 +238,14 @@ func (b *accountBook) remove(ctx context.Context, homeID string) error {
 	return nil
 }
 
-// list returns the accounts signed in here.
+// list returns the accounts signed in here, without waiting for calls in
+// flight.
 func (b *accountBook) list() []Account {
 	b.mu.Lock()
-	rs := make([]*accountRecord, 0, len(b.accts))
-	for _, r := range b.accts {
-		rs = append(rs, r)
-	}
-	b.mu.Unlock()
-	var out []Account
-	for _, r := range rs {
-		r.turn <- struct{}{}
-		if r.blob != nil {
-			out = append(out, r.acct)
-		}
-		<-r.turn
+	defer b.mu.Unlock()
+	out := make([]Account, 0, len(b.signed))
+	for _, a := range b.signed {
+		out = append(out, a)
 	}
 	return out
 }
@@ -223,24 +253,8 @@ func (b *accountBook) list() []Account {
 // refresh replaces r's cache by the Store's when that one is newer (or r
 // has none). Store failures and bad values are logged and ignored.
 func (b *accountBook) refresh(ctx context.Context, homeID string, r *accountRecord) {
-	if b.s.store == nil {
-		return
-	}
-	var raw []byte
-	var lerr error
-	if !b.storeDo(ctx, func(sctx context.Context) { raw, lerr = b.s.store.Load(sctx, b.prefix+homeID) }) {
-		b.s.logger.Warn("entra: store did not answer in time; using the account as held in memory")
-		return
-	}
-	if lerr != nil {
-		if !errors.Is(lerr, ErrNotFound) {
-			b.s.logger.Warn("entra: store load of an account failed; using the account as held in memory", slog.String("error", lerr.Error()))
-		}
-		return
-	}
-	st, err := decodeAccount(raw, homeID)
-	if err != nil {
-		b.s.logger.Warn("entra: stored account unusable; ignored", slog.String("error", err.Error()))
+	st, ok := b.load(ctx, homeID)
+	if !ok {
 		return
 	}
 	if r.blob == nil || !(r.unsaved && r.saved.After(st.Saved)) {
@@ -250,6 +264,32 @@ func (b *accountBook) refresh(ctx context.Context, homeID string, r *accountReco
 		}
 		r.acct, r.blob, r.saved, r.unsaved = st.Account, st.MSAL, st.Saved, false
 	}
+}
+
+// load returns homeID's stored account (or tombstone). Store failures,
+// timeouts and bad values are logged and are a miss.
+func (b *accountBook) load(ctx context.Context, homeID string) (storedAccount, bool) {
+	if b.s.store == nil {
+		return storedAccount{}, false
+	}
+	var raw []byte
+	var lerr error
+	if !b.storeDo(ctx, func(sctx context.Context) { raw, lerr = b.s.store.Load(sctx, b.prefix+homeID) }) {
+		b.s.logger.Warn("entra: store did not answer in time; using the account as held in memory")
+		return storedAccount{}, false
+	}
+	if lerr != nil {
+		if !errors.Is(lerr, ErrNotFound) {
+			b.s.logger.Warn("entra: store load of an account failed; using the account as held in memory", slog.String("error", lerr.Error()))
+		}
+		return storedAccount{}, false
+	}
+	st, err := decodeAccount(raw, homeID)
+	if err != nil {
+		b.s.logger.Warn("entra: stored account unusable; ignored", slog.String("error", err.Error()))
+		return storedAccount{}, false
+	}
+	return st, true
 }
 
 // save writes r to the Store, within the store budget; a failure is

@@ -69,7 +69,8 @@ type cache struct {
 
 	mu       sync.Mutex // guards what follows
 	closed   bool
-	ticker   Timer     // the pending tick, nil when idle
+	cuts     map[string]accountCut // signed-out accounts: fetches started before are not installed
+	ticker   Timer                 // the pending tick, nil when idle
 	lastTick time.Time // wall clock of the last tick
 	swept    time.Time // wall clock of the last sweep
 }
@@ -207,6 +208,37 @@ func (c *cache) removeAccount(account string) {
 	for _, e := range gone {
 		c.removeLocked(e)
 	}
+	// A fetch of the account already under way (a caller after the
+	// sign-out may have joined it) must not install its token anywhere.
+	now := c.clock.Now()
+	if c.cuts == nil {
+		c.cuts = map[string]accountCut{}
+	}
+	for a, cut := range c.cuts { // only fetches in flight can be older than a cut
+		if now.Sub(cut.at) > 2*c.fetchTimeout {
+			delete(c.cuts, a)
+		}
+	}
+	c.cuts[account] = accountCut{seq: c.seq.Load(), at: now}
+}
+
+// accountCut is when an account signed out: the fetch order (seq) of the
+// last fetch started before.
+type accountCut struct {
+	seq uint64
+	at  time.Time
+}
+
+// signedOutSince reports whether account signed out after the fetch with
+// order seq started.
+func (c *cache) signedOutSince(account string, seq uint64) bool {
+	if account == "" {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cut, ok := c.cuts[account]
+	return ok && seq <= cut.seq
 }
 
 // len returns the number of live entries.

@@ -1,8 +1,10 @@
 package entra
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 )
@@ -82,6 +84,26 @@ func (e Env) String() string {
 
 // GoString is String, so %#v does not print the secret either.
 func (e Env) GoString() string { return e.String() }
+
+// LogValue is how slog logs e: without its secret or password.
+func (e Env) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("tenant_id", e.TenantID), slog.String("client_id", e.ClientID),
+		slog.Bool("client_secret_set", e.ClientSecret != ""), slog.String("certificate_path", e.CertificatePath),
+		slog.Bool("certificate_password_set", e.CertificatePassword != ""), slog.Bool("send_certificate_chain", e.SendCertificateChain),
+		slog.String("authority_host", e.AuthorityHost), slog.String("cloud", e.Cloud))
+}
+
+// MarshalJSON encodes e without its secret or password.
+func (e Env) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		TenantID, ClientID     string
+		ClientSecretSet        bool
+		CertificatePath        string
+		CertificatePasswordSet bool
+		SendCertificateChain   bool
+		AuthorityHost, Cloud   string
+	}{e.TenantID, e.ClientID, e.ClientSecret != "", e.CertificatePath, e.CertificatePassword != "", e.SendCertificateChain, e.AuthorityHost, e.Cloud})
+}
 
 // Options returns a copy of base (nil means defaults) with the cloud of
 // e: when base sets no Cloud, ENTRA_CLOUD picks a preset (default Public)

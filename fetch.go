@@ -85,6 +85,10 @@ func (c *cache) install(e *entry, seq uint64, r tokenResult, claims, from string
 	if !s.usable(now.UnixNano()) {
 		return nil, false, errStale
 	}
+	if c.signedOutSince(e.set.account, seq) {
+		return nil, false, &Error{Op: "token", Code: "no_account", Description: "the account signed out while this token was being fetched",
+			Hint: "sign the user in again", Err: ErrInteractionRequired}
+	}
 	target := c.live(e)
 	if target == nil {
 		return s, false, nil

@@ -278,7 +278,8 @@ func (c *OnBehalfOfCredential) redeem(ctx context.Context, rt string, scopes []s
 // EndSession ends the session of sessionKey: its refresh token is
 // forgotten (in memory and in the Store) and its cached tokens dropped.
 // It waits for a redemption in flight, bounded by ctx. Ending an unknown
-// session is not an error. Safe for concurrent use.
+// session is not an error; a Store that fails the deletion is (Code
+// "store_delete_failed": call it again). Safe for concurrent use.
 func (c *OnBehalfOfCredential) EndSession(ctx context.Context, sessionKey string) error {
 	if ctx == nil {
 		ctx = context.Background()
@@ -297,7 +298,11 @@ func (c *OnBehalfOfCredential) EndSession(ctx context.Context, sessionKey string
 		}
 	}
 	c.cache.removeAccount(string(acct[:]))
-	c.deleteSession(context.WithValue(ctx, sessionCtxKey{}, sessionKey), sessionKey)
+	if err := c.deleteSession(context.WithValue(ctx, sessionCtxKey{}, sessionKey), sessionKey); err != nil && !errors.Is(err, ErrNotFound) {
+		return &Error{Op: "session", Code: "store_delete_failed",
+			Description: "the session ended here, but deleting its refresh token from the Store failed: " + oneLine(err.Error(), 200),
+			Hint:        "call EndSession again when the Store is reachable, or other instances can still use the session", Err: err}
+	}
 	return nil
 }
 
@@ -359,8 +364,8 @@ func (c *OnBehalfOfCredential) saveSession(ctx context.Context, key string, st s
 }
 
 // deleteSession removes a session from the Store.
-func (c *OnBehalfOfCredential) deleteSession(ctx context.Context, key string) {
-	_ = c.storeSync(ctx, "delete", func(ctx context.Context) error {
+func (c *OnBehalfOfCredential) deleteSession(ctx context.Context, key string) error {
+	return c.storeSync(ctx, "delete", func(ctx context.Context) error {
 		return c.s.store.Delete(ctx, c.sessionStoreKey(key))
 	})
 }

@@ -174,20 +174,30 @@ func cacheKey() ([]byte, error) {
 	if _, err := randRead(k); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) { // another process made it first
-		return cacheKey()
-	}
+	// Written whole to a temporary file, then linked into place: a
+	// concurrent first run sees no key or the whole key, never a part.
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".cache.key-*")
 	if err != nil {
 		return nil, fmt.Errorf("entra: writing the cache key: %w", err)
 	}
-	_, werr := fmt.Fprintf(f, "%x\n", k)
-	if cerr := f.Close(); werr == nil {
+	defer os.Remove(tmp.Name())
+	_, werr := fmt.Fprintf(tmp, "%x\n", k)
+	if serr := tmp.Sync(); werr == nil {
+		werr = serr
+	}
+	if cerr := tmp.Close(); werr == nil {
 		werr = cerr
 	}
+	if werr == nil {
+		werr = os.Chmod(tmp.Name(), 0o600)
+	}
 	if werr != nil {
-		os.Remove(path)
 		return nil, fmt.Errorf("entra: writing the cache key: %w", werr)
+	}
+	if err := os.Link(tmp.Name(), path); errors.Is(err, fs.ErrExist) {
+		return cacheKey() // another run made it first: use that one
+	} else if err != nil {
+		return nil, fmt.Errorf("entra: writing the cache key: %w", err)
 	}
 	return k, nil
 }

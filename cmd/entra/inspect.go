@@ -176,6 +176,7 @@ var audienceNames = map[entra.AudienceKind]string{
 
 // printReport writes the readable report.
 func printReport(w io.Writer, r *entra.Report, p palette) {
+	r = printable(r)
 	kind := "access token"
 	if r.Kind == entra.KindIDToken {
 		kind = "id token"
@@ -260,4 +261,27 @@ func verifyReport(ctx context.Context, raw string, opts *entra.InspectOptions, f
 	vctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	return entra.InspectVerified(vctx, raw, hc, opts)
+}
+
+// printable returns a copy of r whose text, taken from an unverified
+// token, cannot drive the terminal: control characters (C0, C1, DEL:
+// escape sequences that write the clipboard, clear the screen, retitle
+// the window) become "?".
+func printable(r *entra.Report) *entra.Report {
+	c := *r
+	list := func(in []string) []string {
+		out := make([]string, len(in))
+		for i, v := range in {
+			out[i] = safeText(v)
+		}
+		return out
+	}
+	c.Audience, c.Scopes, c.Roles = list(r.Audience), list(r.Scopes), list(r.Roles)
+	c.Issuer, c.TenantID, c.AppID, c.Username, c.ObjectID = safeText(r.Issuer), safeText(r.TenantID), safeText(r.AppID), safeText(r.Username), safeText(r.ObjectID)
+	c.Findings = make([]entra.Finding, len(r.Findings))
+	for i, f := range r.Findings {
+		f.Message, f.Fix = safeText(f.Message), safeText(f.Fix)
+		c.Findings[i] = f
+	}
+	return &c
 }

@@ -26,6 +26,7 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"unicode"
 )
 
 // command is one subcommand. run returns nil, a usageError (exit 2), an
@@ -145,7 +146,21 @@ func runHelp(args []string, stdout io.Writer) error {
 
 // oneLine joins the lines of s with spaces.
 func oneLine(s string) string {
-	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\r", " ")), " ")
+	return safeText(strings.Join(strings.Fields(strings.ReplaceAll(s, "\r", " ")), " "))
+}
+
+// safeText replaces the control characters of s (C0, C1, DEL) with "?",
+// so text that came from a token or a server cannot drive the terminal.
+func safeText(s string) string {
+	if !strings.ContainsFunc(s, unicode.IsControl) {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return '?'
+		}
+		return r
+	}, s)
 }
 
 // usageError marks a bad command line (exit code 2).

@@ -184,7 +184,10 @@ func (s *Set) current(ctx context.Context) (*keySet, error) {
 	ks := s.state.Load()
 	now := s.now().UnixNano()
 	if ks != nil {
-		if now-ks.fetchedAt >= int64(s.refresh) && now >= s.retryAt.Load() && s.refreshing.CompareAndSwap(false, true) {
+		// A wall clock that stepped back (now before the fetch) counts as
+		// due, so a backward step never freezes the keys for hours.
+		age := now - ks.fetchedAt
+		if (age >= int64(s.refresh) || age < 0) && !s.waiting(now, s.retryAt.Load()) && s.refreshing.CompareAndSwap(false, true) {
 			go func() {
 				defer s.refreshing.Store(false)
 				_, _ = s.load(context.Background())
@@ -192,7 +195,7 @@ func (s *Set) current(ctx context.Context) (*keySet, error) {
 		}
 		return ks, nil
 	}
-	if ra := s.retryAt.Load(); now < ra {
+	if ra := s.retryAt.Load(); s.waiting(now, ra) {
 		return nil, fmt.Errorf("%w: the last load from %s failed; next attempt in %s",
 			ErrKeysUnavailable, s.shownURL, time.Duration(ra-now).Round(time.Second))
 	}
@@ -208,7 +211,7 @@ func (s *Set) current(ctx context.Context) (*keySet, error) {
 func (s *Set) unknownKey(ctx context.Context, kid string) (*key, error) {
 	now := s.now().UnixNano()
 	last := s.lastUnknown.Load()
-	if last != 0 && now-last < int64(s.unknownGap) {
+	if last != 0 && now >= last && now-last < int64(s.unknownGap) {
 		return nil, fmt.Errorf("%w: kid %q (key set refetched %s ago; next refetch allowed in %s)", ErrUnknownKey,
 			shorten(kid), time.Duration(now-last).Round(time.Second), time.Duration(last+int64(s.unknownGap)-now).Round(time.Second))
 	}
@@ -300,4 +303,11 @@ func shorten(s string) string {
 		s = s[:64] + "..."
 	}
 	return strings.ToValidUTF8(s, "?")
+}
+
+// waiting reports whether now is before until, the end of a pause after a
+// failure; a pause longer than the longest one set (the wall clock stepped
+// back since it was set) is over.
+func (s *Set) waiting(now, until int64) bool {
+	return now < until && until-now <= int64(max(retryAfterFailure, s.unknownGap))
 }
