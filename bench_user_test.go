@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -266,18 +267,28 @@ func manyUserIDs(n int) []string {
 	return ids
 }
 
-// installUsers caches a token for every (user, scope set), as signedIn
-// does after a sign-in (installed directly: 30,000 sign-ins are not what
-// is measured), and returns the users' accounts. tokenLen sets each
-// access token's length; every token is its own string.
-func installUsers(tb testing.TB, u *userTokens, ids []string, sets [][]string, tokenLen int) []Account {
-	tb.Helper()
-	exp := time.Now().Add(time.Hour)
+// manyUserAccounts returns the accounts of the users ids.
+func manyUserAccounts(ids []string) []Account {
 	accts := make([]Account, len(ids))
 	for i, id := range ids {
 		accts[i] = Account{HomeAccountID: id, ObjectID: id[:36], TenantID: manyUserTenant}
+	}
+	return accts
+}
+
+// installUsers caches a token for every (user, scope set), as signedIn
+// does after a sign-in (installed directly: 30,000 sign-ins are not what
+// is measured). Each entry gets its own copy of the account ID, as each
+// request reads one from its session. tokenLen sets each access token's
+// length; every token is its own string.
+func installUsers(tb testing.TB, u *userTokens, ids []string, sets [][]string, tokenLen int) {
+	tb.Helper()
+	exp := time.Now().Add(time.Hour)
+	for i, id := range ids {
 		for j, scopes := range sets {
-			set, err := userScopes(u.s.cloud, id, scopes)
+			// A new string per call, as an account ID read from a
+			// request's session is.
+			set, err := userScopes(u.s.cloud, strings.Clone(id), scopes)
 			if err != nil {
 				tb.Fatal(err)
 			}
@@ -294,7 +305,6 @@ func installUsers(tb testing.TB, u *userTokens, ids []string, sets [][]string, t
 			}
 		}
 	}
-	return accts
 }
 
 // userKey is the key of the baseline's map: what a hand-written per-user
@@ -313,25 +323,32 @@ func userKey(id string, scopes []string) string {
 // BenchmarkWebAppTokenManyUsers: WebApp.Token for a random one of 10,000
 // signed-in users and a random one of three scope sets on each call
 // (30,000 entries), beside a bare sync.Map lookup of the same (user,
-// scope set) keys, built beforehand, in the same order (map-baseline:
-// the floor for any keyed lookup). "interleaved" times both in
-// alternating blocks of 512 calls and reports their ratio (entra/map),
-// so that noise from other work on the machine hits both alike. With
-// -benchtime=100x (CI's smoke run) the numbers are only a smoke test.
+// scope set) keys, built beforehand, in the same order (map-baseline: the
+// floor for any keyed lookup; entra builds its key from the account and
+// scopes on each call, and reads the entry's token cell besides).
+// "interleaved" times both in alternating blocks of 512 calls and reports
+// their ratio (entra/map), so that noise from other work on the machine
+// hits both alike. With -benchtime=100x (CI's smoke run) the numbers are
+// only a smoke test.
 func BenchmarkWebAppTokenManyUsers(b *testing.B) {
 	m := newEmu(b)
 	app := newBenchWebApp(b, m, func(o *Options) { o.MaxCacheEntries = 4 * manyUsers })
 	sets := userScopeSets(m.demo.API.Scope)
-	accts := installUsers(b, &app.userTokens, manyUserIDs(manyUsers), sets, 64)
+	ids := manyUserIDs(manyUsers)
+	installUsers(b, &app.userTokens, ids, sets, 64)
+	accts := manyUserAccounts(ids)
 	if got, want := app.cache.len(), manyUsers*len(sets); got != want {
 		b.Fatalf("entries: got %d, want %d", got, want)
 	}
+	// The map holds its own keys; the lookups use copies, as a request's
+	// key is not the very string the map holds (Go compares strings with
+	// the same bytes pointer without reading them).
 	var baseline sync.Map
 	keys := make([]string, 0, manyUsers*len(sets))
 	for i, a := range accts {
 		for j, s := range sets {
 			k := userKey(a.HomeAccountID, s)
-			keys = append(keys, k)
+			keys = append(keys, strings.Clone(k))
 			baseline.Store(k, &oauth2.Token{AccessToken: fmt.Sprintf("%d.%d", i, j)})
 		}
 	}

@@ -71,8 +71,8 @@ type cache struct {
 	closed   bool
 	cuts     map[string]accountCut // signed-out accounts: fetches started before are not installed
 	ticker   Timer                 // the pending tick, nil when idle
-	lastTick time.Time // wall clock of the last tick
-	swept    time.Time // wall clock of the last sweep
+	lastTick time.Time             // wall clock of the last tick
+	swept    time.Time             // wall clock of the last sweep
 }
 
 func newCache(s settings, fetch fetchFunc, storeKey func(string) string) *cache {

@@ -236,7 +236,10 @@ func userScopes(cloud Cloud, account string, in []string) (scopeSet, error) {
 	for i, sc := range scopes {
 		keys[i] = scopeKey(sc)
 	}
-	return scopeSet{scopes: scopes, key: account + "\x00" + strings.Join(keys, " "), resource: resource, account: account}, nil
+	key := account + "\x00" + strings.Join(keys, " ")
+	// account shares the key's bytes: an entry keeps no other copy (the
+	// caller's may be a new string per request, e.g. read from a session).
+	return scopeSet{scopes: scopes, key: key, resource: resource, account: key[:len(account)]}, nil
 }
 
 // appScopes validates scopes for an app-only (client credentials) request
