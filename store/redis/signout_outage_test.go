@@ -61,7 +61,7 @@ func TestSignOutDuringARedisOutageReportsTheFailure(t *testing.T) {
 	if err := a.SignOut(context.Background(), acct); err != nil {
 		t.Fatalf("SignOut again after the failover: %v", err)
 	}
-	c, err := newWebApp(opts(), reg)    // another instance, or a restart
+	c, err := newWebApp(opts(), reg) // another instance, or a restart
 	if err != nil {
 		t.Fatal(err)
 	}
