@@ -59,6 +59,11 @@ type storedAccount struct {
 	SignedOut bool            `json:"signed_out,omitempty"`
 }
 
+// signOutRecheck is how long after writing a tombstone SignOut reads it
+// again: a refresh elsewhere that checked for it just before it landed
+// saves within this time.
+const signOutRecheck = 100 * time.Millisecond
+
 // maxRotationRetries bounds the retries of one call with refresh tokens
 // other instances saved.
 const maxRotationRetries = 5
@@ -123,7 +128,6 @@ func (b *accountBook) use(ctx context.Context, homeID string, call func(flows.Ac
 		return err
 	}
 	defer done()
-	start := time.Now()
 	b.refresh(ctx, homeID, r)
 	if r.blob == nil {
 		b.forget(homeID, r) // no record kept for IDs never signed in here
@@ -141,7 +145,9 @@ func (b *accountBook) use(ctx context.Context, homeID string, call func(flows.Ac
 	if v.dirty {
 		// Another instance may have signed the account out during the
 		// call: its tombstone wins over what this call redeemed.
-		if st, ok := b.load(ctx, homeID); ok && st.SignedOut && !st.Saved.Before(start) {
+		// (No clock comparison: the instances' clocks differ. The call
+		// started from a signed-in account, so any tombstone is newer.)
+		if st, ok := b.load(ctx, homeID); ok && st.SignedOut {
 			r.acct, r.blob, r.saved, r.unsaved = Account{}, nil, st.Saved, false
 			b.forget(homeID, r)
 			return flows.ErrNoAccount
@@ -226,9 +232,30 @@ func (b *accountBook) remove(ctx context.Context, homeID string) error {
 		derr = errors.New("the store did not answer in time")
 	}
 	// A store may take a write it cannot keep (Redis during a failover
-	// answers as if it had): only the tombstone read back proves it.
-	if st, ok := b.load(ctx, homeID); derr == nil && (!ok || !st.SignedOut) {
-		derr = errors.New("the sign-out did not reach the store (reading it back did not find it)")
+	// answers as if it had): only the tombstone read back proves it. And
+	// the Store has no compare-and-set: a refresh in another instance that
+	// checked for a tombstone just before this one landed may still save
+	// the account over it; read again a moment later and write the
+	// tombstone again if so.
+	for i := 0; i < 2 && derr == nil; i++ {
+		if i == 1 && !pause(ctx, signOutRecheck) {
+			break
+		}
+		st, ok := b.load(ctx, homeID)
+		if ok && st.SignedOut {
+			continue
+		}
+		if i == 0 || !ok {
+			derr = errors.New("the sign-out did not reach the store (reading it back did not find it)")
+			break
+		}
+		// Overwritten by a refresh elsewhere: sign out again, once.
+		if !b.storeDo(ctx, func(sctx context.Context) { derr = b.s.store.Save(sctx, b.prefix+homeID, tomb, accountTTL) }) && derr == nil {
+			derr = errors.New("the store did not answer in time")
+		}
+		if st, ok := b.load(ctx, homeID); derr == nil && (!ok || !st.SignedOut) {
+			derr = errors.New("the account was saved again by another instance during the sign-out")
+		}
 	}
 	if derr != nil {
 		return &Error{Op: "sign-out", Code: "store_delete_failed",

@@ -159,15 +159,25 @@ func (c *cache) evictOneLocked() {
 			victim = h.e
 		}
 	}
+	var looked []*hotCell
+	look := func(h *hotCell) {
+		pick(h)
+		looked = append(looked, h)
+	}
 	if c.index.len() <= evictionSample {
-		c.index.each(pick) // a small cache: every entry
+		c.index.each(look) // a small cache: every entry
 	} else {
 		for range evictionSample {
-			pick(c.index.random())
+			look(c.index.random())
 		}
 	}
 	if victim != nil {
 		c.removeLocked(victim)
+	}
+	// The survivors used their second chance: to keep winning they must
+	// be used again before the next look.
+	for _, h := range looked {
+		h.used.Store(false)
 	}
 }
 
@@ -175,6 +185,11 @@ func (c *cache) evictOneLocked() {
 func evictsBefore(a, b *entry) bool {
 	if fa, fb := a.remembersFailure(), b.remembersFailure(); fa != fb {
 		return fb
+	}
+	// An entry served by the hot path since eviction last looked at it was
+	// used later than its recency, which only the slow path updates, says.
+	if ua, ub := a.hot.used.Load(), b.hot.used.Load(); ua != ub {
+		return ub
 	}
 	return a.recency.Load() < b.recency.Load()
 }
@@ -229,14 +244,9 @@ type accountCut struct {
 	at  time.Time
 }
 
-// signedOutSince reports whether account signed out after the fetch with
-// order seq started.
-func (c *cache) signedOutSince(account string, seq uint64) bool {
-	if account == "" {
-		return false
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
+// signedOutSinceLocked reports whether account signed out after the fetch
+// with order seq started. c.mu held.
+func (c *cache) signedOutSinceLocked(account string, seq uint64) bool {
 	cut, ok := c.cuts[account]
 	return ok && seq <= cut.seq
 }

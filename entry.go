@@ -158,6 +158,17 @@ type hotCell struct {
 	token atomic.Pointer[oauth2.Token]
 	e     *entry
 	key   string // the entry's key: the index compares it here
+	// used is set by hot-path hits and cleared when eviction looks at the
+	// entry (a second chance, as in CLOCK): the hot path records a use at
+	// the cost of a load, and a store once per eviction look.
+	used atomic.Bool
+}
+
+// touch records a hot-path hit for eviction.
+func (h *hotCell) touch() {
+	if !h.used.Load() {
+		h.used.Store(true)
+	}
 }
 
 func newEntry(c *cache, set scopeSet, now time.Time) *entry {

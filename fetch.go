@@ -85,9 +85,16 @@ func (c *cache) install(e *entry, seq uint64, r tokenResult, claims, from string
 	if !s.usable(now.UnixNano()) {
 		return nil, false, errStale
 	}
-	if c.signedOutSince(e.set.account, seq) {
-		return nil, false, &Error{Op: "token", Code: "no_account", Description: "the account signed out while this token was being fetched",
-			Hint: "sign the user in again", Err: ErrInteractionRequired}
+	if e.set.account != "" {
+		// A user's token: the sign-out check and the install are one step
+		// (removeAccount holds c.mu too), so no token fetched before a
+		// sign-out reaches an entry made after it.
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.signedOutSinceLocked(e.set.account, seq) {
+			return nil, false, &Error{Op: "token", Code: "no_account", Description: "the account signed out while this token was being fetched",
+				Hint: "sign the user in again", Err: ErrInteractionRequired}
+		}
 	}
 	target := c.live(e)
 	if target == nil {

@@ -214,6 +214,7 @@ func (c *OnBehalfOfCredential) Token(ctx context.Context, userAssertion string, 
 	if len(scopes) == 1 {
 		if h := c.lookupHot(acct, scopes[0]); h != nil {
 			if t := h.token.Load(); t != nil {
+				h.touch()
 				return t, nil
 			}
 		}

@@ -116,6 +116,7 @@ func (c *OnBehalfOfCredential) SessionToken(ctx context.Context, sessionKey stri
 	if len(scopes) == 1 && sessionKey != "" {
 		if h := c.lookupHot(acct, scopes[0]); h != nil {
 			if t := h.token.Load(); t != nil {
+				h.touch()
 				return t, nil
 			}
 		}

@@ -45,7 +45,9 @@ func (c *cache) tick() {
 		c.mu.Unlock()
 		return
 	}
-	jumped := wall.Sub(c.lastTick) > tickInterval+suspendSlack
+	// A jump forward (a suspend) or back (the wall clock was set back):
+	// every entry catches up with the wall clock now.
+	jumped := wall.Sub(c.lastTick) > tickInterval+suspendSlack || c.lastTick.Sub(wall) > suspendSlack
 	sweep := jumped || wall.Sub(c.swept) >= c.sweepInterval()
 	c.lastTick = wall
 	if sweep {
@@ -106,5 +108,9 @@ func (c *cache) idleEmpty(e *entry, now time.Time) bool {
 	if e.phase.Load() != phaseEmpty || e.refreshing.Load() || e.fetching.Load() > 0 {
 		return false
 	}
-	return now.Round(0).Sub(time.Unix(0, e.lastUsed.Load())) >= c.idleTTL
+	idle := now.Round(0).Sub(time.Unix(0, e.lastUsed.Load()))
+	if idle < 0 { // used "in the future": the wall clock stepped back since
+		e.lastUsed.Store(now.UnixNano())
+	}
+	return idle >= c.idleTTL
 }

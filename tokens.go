@@ -42,6 +42,7 @@ func (c *Credential) Token(ctx context.Context, scopes ...string) (*oauth2.Token
 		return nil, err
 	}
 	if t := h.token.Load(); t != nil {
+		h.touch()
 		return t, nil
 	}
 	if ctx == nil {
@@ -113,6 +114,7 @@ func (ts *tokenSource) Token() (*oauth2.Token, error) {
 		return nil, ts.err
 	}
 	if t := h.token.Load(); t != nil {
+		h.touch()
 		return t, nil
 	}
 	return ts.slow(ts.ctx, h.e)
@@ -126,6 +128,7 @@ func (ts *tokenSource) tokenCtx(ctx context.Context) (*oauth2.Token, error) {
 		return nil, ts.err
 	}
 	if t := h.token.Load(); t != nil {
+		h.touch()
 		return t, nil
 	}
 	return ts.slow(ctx, h.e)

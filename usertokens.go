@@ -90,6 +90,7 @@ func (u *userTokens) signedIn(ctx context.Context, r flows.UserResult, ac *flows
 func (u *userTokens) token(ctx context.Context, account Account, scopes []string) (*oauth2.Token, error) {
 	if h := u.lookupHot(account.HomeAccountID, scopes); h != nil {
 		if t := h.token.Load(); t != nil {
+			h.touch()
 			return t, nil
 		}
 	}
@@ -99,6 +100,7 @@ func (u *userTokens) token(ctx context.Context, account Account, scopes []string
 	}
 	e := u.cache.entry(set)
 	if t := e.hot.token.Load(); t != nil {
+		e.hot.touch()
 		return t, nil
 	}
 	if ctx == nil {
