@@ -146,8 +146,9 @@ func (b *accountBook) use(ctx context.Context, homeID string, call func(flows.Ac
 		// Another instance may have signed the account out during the
 		// call: its tombstone wins over what this call redeemed.
 		// (No clock comparison: the instances' clocks differ. The call
-		// started from a signed-in account, so any tombstone is newer.)
-		if st, ok := b.load(ctx, homeID); ok && st.SignedOut {
+		// started from a signed-in account, so any tombstone is newer,
+		// unless this copy is a sign-in the Store never took.)
+		if st, ok := b.load(ctx, homeID); ok && st.SignedOut && !(r.unsaved && r.saved.After(st.Saved)) {
 			r.acct, r.blob, r.saved, r.unsaved = Account{}, nil, st.Saved, false
 			b.forget(homeID, r)
 			return flows.ErrNoAccount
