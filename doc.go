@@ -23,7 +23,7 @@
 //
 // # Flows
 //
-// This version implements app-only tokens (OAuth client credentials):
+// App-only tokens (OAuth client credentials), for daemons and services:
 //
 //   - NewClientSecretCredential: a client secret.
 //   - NewClientCertificateCredential: a certificate and its private key
@@ -71,7 +71,37 @@
 // and other APIs come silently from its refresh token, which is replaced
 // by the newest one on every use, each (account, scopes) in its own cache
 // entry with the app-only hot path. When only a new sign-in helps,
-// errors.Is(err, ErrInteractionRequired) holds. Accounts live in memory.
+// errors.Is(err, ErrInteractionRequired) holds, and Error.Claims may carry
+// the claims a new sign-in must satisfy (SignInWithClaims). Accounts live
+// in memory and, with Options.Store, per account in the Store.
+//
+// NewWebApp signs users in to a web app (a confidential client with a
+// ClientSecret, ClientCertificate or ClientAssertion): RedirectToSignIn
+// and CallbackHandler (or StartSignIn and CompleteSignIn) run the
+// authorization code flow with PKCE, state and nonce, validate the id
+// token through the tenant's keys, and give the Account; Token,
+// TokenSource and Client then work per account as above.
+//
+// # Web APIs
+//
+// Package bearer validates the access tokens a web API receives
+// (signature through the tenant's keys, issuer, audience, lifetime,
+// scopes or roles) as net/http middleware. NewOnBehalfOfCredential gets
+// tokens for other APIs as the calling user (the on-behalf-of flow), one
+// cache entry per user and scope set, keyed by a hash of the user's token;
+// a Graph token or a token for another app is refused before any request
+// (ErrBadAssertion). StartSession keeps acting for a user after their
+// token expires.
+//
+// # Explaining tokens
+//
+// Inspect and InspectWith decode a token without verifying it and report
+// what it is (kind, version, cloud, audience, app-only or delegated,
+// roles and scopes, lifetime) and the known mistakes it shows, each with
+// its fix; InspectVerified also checks the signature. Explain gives the
+// findings of the token entra's Client sent with a request that got 401
+// or 403. The entra command (cmd/entra) does the same on the command line
+// and gets tokens: entra token, entra inspect, entra demo.
 //
 // # Calling APIs
 //
@@ -137,7 +167,10 @@
 // whole-cache blob) so a restart or another instance reuses a token; its
 // values hold access tokens, so it must protect them. A Store failure is
 // logged and never fails a call; each Store call has its own short budget
-// (Options.StoreTimeout) and saves run in the background.
+// (Options.StoreTimeout) and saves run in the background. Package store
+// has an encrypted file store (one machine, several processes) and the
+// key ring encrypting every value; the nested module store/redis a Redis
+// store for many instances.
 //
 // # Testing
 //
