@@ -40,9 +40,16 @@ type session struct {
 // storedSession is the JSON a session is persisted as. It holds a refresh
 // token: a Store must protect it as it protects access tokens.
 type storedSession struct {
-	RefreshToken string    `json:"refresh_token"`
+	RefreshToken string    `json:"refresh_token,omitempty"`
 	LastUsed     time.Time `json:"last_used"`
+	// Ended marks a session ended by EndSession (a tombstone): a Store
+	// that misses a session (an outage, a flush) does not end it, only
+	// this does.
+	Ended bool `json:"ended,omitempty"`
 }
+
+// errSessionEnded reports a session tombstone in the Store.
+var errSessionEnded = errors.New("entra: the session was ended")
 
 // noSession is the error for an unknown, ended or idle session.
 func noSession(why string) *Error {
@@ -236,11 +243,13 @@ func (c *OnBehalfOfCredential) sessionFetch(ctx context.Context, set scopeSet) (
 	if c.s.store != nil {
 		// Another instance sharing the Store may have rotated the refresh
 		// token (take the newest) or ended the session.
+		// A miss (an outage, a flush) keeps the session going on the
+		// refresh token held here.
 		st, err := c.loadSession(ctx, key)
 		switch {
-		case errors.Is(err, ErrNotFound):
+		case errors.Is(err, errSessionEnded):
 			end()
-			return tokenResult{}, noSession("the session ended (EndSession, or idle) in another instance sharing the Store")
+			return tokenResult{}, noSession("the session ended (EndSession) in another instance sharing the Store")
 		case err == nil:
 			rt = st.RefreshToken
 		}
@@ -345,6 +354,9 @@ func (c *OnBehalfOfCredential) loadSession(ctx context.Context, key string) (sto
 		return storedSession{}, err
 	}
 	var st storedSession
+	if json.Unmarshal(b, &st) == nil && st.Ended {
+		return storedSession{}, errSessionEnded
+	}
 	if json.Unmarshal(b, &st) != nil || st.RefreshToken == "" || !entrahttp.IsB64Token(st.RefreshToken) {
 		c.s.logger.Warn("entra: stored on-behalf-of session is unusable")
 		return storedSession{}, ErrNotFound
@@ -364,10 +376,16 @@ func (c *OnBehalfOfCredential) saveSession(ctx context.Context, key string, st s
 	})
 }
 
-// deleteSession removes a session from the Store.
+// deleteSession replaces a session in the Store by a tombstone (kept as
+// long as the session could have lived), so instances holding it in
+// memory end it too.
 func (c *OnBehalfOfCredential) deleteSession(ctx context.Context, key string) error {
-	return c.storeSync(ctx, "delete", func(ctx context.Context) error {
-		return c.s.store.Delete(ctx, c.sessionStoreKey(key))
+	b, err := json.Marshal(storedSession{LastUsed: c.s.clock.Now(), Ended: true})
+	if err != nil {
+		return err
+	}
+	return c.storeSync(ctx, "end", func(ctx context.Context) error {
+		return c.s.store.Save(ctx, c.sessionStoreKey(key), b, c.sessionIdle)
 	})
 }
 

@@ -230,3 +230,38 @@ func TestOnBehalfOfSessionStore(t *testing.T) {
 		t.Errorf("after EndSession elsewhere: got %v, want ErrInteractionRequired", err)
 	}
 }
+
+// A Store that loses a session (an outage, a flush) does not end it: the
+// instance holding it goes on with its own refresh token; only an
+// EndSession (a tombstone) ends it everywhere.
+func TestOnBehalfOfSessionSurvivesALostStore(t *testing.T) {
+	t.Parallel()
+	m := newUserEmu(t, &entratest.Options{StrictRefreshTokens: true, TokenLifetime: time.Hour})
+	fc := newFakeClock(time.Now())
+	store := &memStore{}
+	a := m.oboCred(t, func(o *OnBehalfOfOptions) { o.Clock = fc; o.Store = store })
+	key, err := a.StartSession(t.Context(), m.assertionFor(t, m.demo.User.Username, nil), m.demo.API.Scope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, lose := range []func(){
+		func() { store.mu.Lock(); store.m = nil; store.mu.Unlock() },                         // flushed
+		func() { store.mu.Lock(); store.fail = errors.New("store down"); store.mu.Unlock() }, // down
+	} {
+		lose()
+		fc.Advance(2 * time.Hour)
+		if _, err := a.SessionToken(t.Context(), key, m.demo.API.Scope); err != nil {
+			t.Fatalf("case %d: the session ended with the Store's loss: %v", i, err)
+		}
+	}
+	store.mu.Lock()
+	store.fail = nil
+	store.mu.Unlock()
+	if err := a.EndSession(t.Context(), key); err != nil {
+		t.Fatal(err)
+	}
+	fc.Advance(2 * time.Hour)
+	if _, err := a.SessionToken(t.Context(), key, m.demo.API.Scope); !errors.Is(err, ErrInteractionRequired) {
+		t.Errorf("after EndSession: got %v, want ErrInteractionRequired", err)
+	}
+}
