@@ -32,7 +32,7 @@ type accountBook struct {
 	s        settings
 	tenantID string
 	prefix   string // Store key prefix: "entra/v1/user/<host>/<tenant>/<client>/"
-	slots    chan struct{}
+	cache    *cache // its storeWait bounds every Store call
 
 	mu     sync.Mutex
 	accts  map[string]*accountRecord // home account ID ->
@@ -75,9 +75,9 @@ const maxRotationRetries = 5
 // maxRotationRetries retries per call.
 var rotationWaits = []time.Duration{10 * time.Millisecond, 25 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond}
 
-func newAccountBook(s settings, tenantID, clientID string) *accountBook {
-	return &accountBook{s: s, tenantID: tenantID, prefix: "entra/v1/user/" + s.cloud.AuthorityHost() + "/" + tenantID + "/" + clientID + "/",
-		slots: make(chan struct{}, maxStoreCalls), accts: map[string]*accountRecord{}, signed: map[string]Account{}}
+func newAccountBook(s settings, c *cache, tenantID, clientID string) *accountBook {
+	return &accountBook{s: s, cache: c, tenantID: tenantID, prefix: "entra/v1/user/" + s.cloud.AuthorityHost() + "/" + tenantID + "/" + clientID + "/",
+		accts: map[string]*accountRecord{}, signed: map[string]Account{}}
 }
 
 // record returns the record of homeID, made on first use.
@@ -228,10 +228,7 @@ func (b *accountBook) remove(ctx context.Context, homeID string) error {
 		return nil
 	}
 	tomb, _ := json.Marshal(storedAccount{Account: Account{HomeAccountID: homeID}, Saved: time.Now(), SignedOut: true})
-	var derr error
-	if !b.storeDo(ctx, func(sctx context.Context) { derr = b.s.store.Save(sctx, b.prefix+homeID, tomb, accountTTL) }) {
-		derr = errors.New("the store did not answer in time")
-	}
+	derr := b.saveValue(ctx, homeID, tomb)
 	// A store may take a write it cannot keep (Redis during a failover
 	// answers as if it had): only the tombstone read back proves it. And
 	// the Store has no compare-and-set: a refresh in another instance that
@@ -251,9 +248,7 @@ func (b *accountBook) remove(ctx context.Context, homeID string) error {
 			break
 		}
 		// Overwritten by a refresh elsewhere: sign out again, once.
-		if !b.storeDo(ctx, func(sctx context.Context) { derr = b.s.store.Save(sctx, b.prefix+homeID, tomb, accountTTL) }) && derr == nil {
-			derr = errors.New("the store did not answer in time")
-		}
+		derr = b.saveValue(ctx, homeID, tomb)
 		if st, ok := b.load(ctx, homeID); derr == nil && (!ok || !st.SignedOut) {
 			derr = errors.New("the account was saved again by another instance during the sign-out")
 		}
@@ -301,11 +296,11 @@ func (b *accountBook) load(ctx context.Context, homeID string) (storedAccount, b
 		return storedAccount{}, false
 	}
 	var raw []byte
-	var lerr error
-	if !b.storeDo(ctx, func(sctx context.Context) { raw, lerr = b.s.store.Load(sctx, b.prefix+homeID) }) {
-		b.s.logger.Warn("entra: store did not answer in time; using the account as held in memory")
-		return storedAccount{}, false
-	}
+	lerr := b.cache.storeWait(ctx, "load", "account", func(sctx context.Context) error {
+		var err error
+		raw, err = b.s.store.Load(sctx, b.prefix+homeID)
+		return err
+	})
 	if lerr != nil {
 		if !errors.Is(lerr, ErrNotFound) {
 			b.s.logger.Warn("entra: store load of an account failed; using the account as held in memory", slog.String("error", lerr.Error()))
@@ -330,39 +325,18 @@ func (b *accountBook) save(ctx context.Context, homeID string, r *accountRecord)
 	if err != nil {
 		return
 	}
-	var serr error
-	if !b.storeDo(ctx, func(sctx context.Context) { serr = b.s.store.Save(sctx, b.prefix+homeID, val, accountTTL) }) {
-		serr = errors.New("the store did not answer in time")
-	}
+	serr := b.saveValue(ctx, homeID, val)
 	r.unsaved = serr != nil
 	if serr != nil {
 		b.s.logger.Warn("entra: store save of an account failed; it stays in memory only", slog.String("error", serr.Error()))
 	}
 }
 
-// storeDo runs f with a ctx bounded by the store budget and waits for it
-// at most that long; false when it did not finish (or could not start
-// because maxStoreCalls calls hang).
-func (b *accountBook) storeDo(ctx context.Context, f func(context.Context)) bool {
-	select {
-	case b.slots <- struct{}{}:
-	default:
-		return false
-	}
-	done := make(chan struct{})
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.s.storeTimeout)
-	defer cancel()
-	go func() {
-		defer func() { <-b.slots }()
-		f(sctx)
-		close(done)
-	}()
-	select {
-	case <-done:
-		return true
-	case <-sctx.Done():
-		return false
-	}
+// saveValue writes homeID's value, within the store budget.
+func (b *accountBook) saveValue(ctx context.Context, homeID string, val []byte) error {
+	return b.cache.storeWait(ctx, "save", "account", func(sctx context.Context) error {
+		return b.s.store.Save(sctx, b.prefix+homeID, val, accountTTL)
+	})
 }
 
 // decodeAccount parses a stored account, holding it to what a sign-in

@@ -395,18 +395,7 @@ func (c *OnBehalfOfCredential) storeSync(ctx context.Context, op string, f func(
 	if c.s.store == nil {
 		return ErrNotFound
 	}
-	done := make(chan error, 1)
-	if !c.cache.storeCall(ctx, op, "session", func(ctx context.Context) { done <- f(ctx) }) {
-		return errors.New("entra: store busy")
-	}
-	timer := time.NewTimer(c.s.storeTimeout)
-	defer timer.Stop()
-	var err error
-	select {
-	case err = <-done:
-	case <-timer.C:
-		err = context.DeadlineExceeded
-	}
+	err := c.cache.storeWait(ctx, op, "session", f)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		c.s.logger.Warn("entra: store "+op+" of an on-behalf-of session failed", slog.String("error", err.Error()))
 	}

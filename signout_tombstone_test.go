@@ -36,9 +36,13 @@ const testHomeID = "uid.tid"
 
 func twoBooks(t *testing.T, storeA Store, storeB Store) (*accountBook, *accountBook) {
 	t.Helper()
-	a := newAccountBook((&Options{Store: storeA}).resolve(), "tid", "client")
-	b := newAccountBook((&Options{Store: storeB}).resolve(), "tid", "client")
-	return a, b
+	book := func(st Store) *accountBook {
+		s := (&Options{Store: st}).resolve()
+		c := newCache(s, nil, func(string) string { return "" })
+		t.Cleanup(c.close)
+		return newAccountBook(s, c, "tid", "client")
+	}
+	return book(storeA), book(storeB)
 }
 
 func storedIsTombstone(t *testing.T, mem *memStore, prefix string) bool {

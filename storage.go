@@ -114,3 +114,25 @@ func (c *cache) storeCall(ctx context.Context, op, key string, f func(context.Co
 	}()
 	return true
 }
+
+// errStoreBusy: maxStoreCalls Store calls hang, so a call was skipped.
+var errStoreBusy = errors.New("entra: store busy: earlier calls have not returned")
+
+// storeWait runs f as storeCall does and waits for it at most the store
+// budget: f's error, errStoreBusy when it could not start, or
+// context.DeadlineExceeded when it did not finish in time. For Store
+// calls whose answer the caller needs (accounts, sessions).
+func (c *cache) storeWait(ctx context.Context, op, key string, f func(context.Context) error) error {
+	done := make(chan error, 1)
+	if !c.storeCall(ctx, op, key, func(ctx context.Context) { done <- f(ctx) }) {
+		return errStoreBusy
+	}
+	t := time.NewTimer(c.storeTimeout)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+		return context.DeadlineExceeded
+	}
+}

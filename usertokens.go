@@ -29,10 +29,10 @@ type userTokens struct {
 // access tokens) is persisted by the book.
 func (u *userTokens) init(s settings, tenantID, clientID string) {
 	u.s = s
-	u.book = newAccountBook(s, tenantID, clientID)
 	mem := s
 	mem.store = nil
 	u.cache = newCache(mem, u.fetch, func(string) string { return "" })
+	u.book = newAccountBook(s, u.cache, tenantID, clientID)
 }
 
 // fetch is the cache's fetchFunc: a silent request for the entry's
